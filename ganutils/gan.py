@@ -322,6 +322,13 @@ class GAN(keras.Model):
         self.d_fake_tracker.update_state(ops.mean(ops.sigmoid(fake_logits)))
         return {metric.name: metric.result() for metric in self.metrics}
 
+    def fit(self, x=None, *args, **kwargs):
+        # A tf.data.Dataset from make_dataset is shuffled already, and Keras
+        # warns that its own `shuffle=True` default is ignored for datasets.
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)
+        return super().fit(x, *args, **kwargs)
+
     def _update_ema(self):
         decay = self.ema_decay
         for ema_weight, weight in zip(self.ema_generator.weights, self.generator.weights):
