@@ -158,7 +158,9 @@ def build_dcgan_generator(
             f"The DCGAN builders make square images. Received: image_shape={image_shape}"
         )
     if base_filters < 1:
-        raise ValueError(f"base_filters must be >= 1. Received: {base_filters}")
+        raise ValueError(
+            f"base_filters must be >= 1. Received: base_filters={base_filters!r}"
+        )
     start_size, num_upsamplings = dcgan_start_size(height)
     filters = base_filters * 2 ** (num_upsamplings - 1)
 
@@ -206,7 +208,9 @@ def build_dcgan_discriminator(
             f"The DCGAN builders take square images. Received: image_shape={image_shape}"
         )
     if base_filters < 1:
-        raise ValueError(f"base_filters must be >= 1. Received: {base_filters}")
+        raise ValueError(
+            f"base_filters must be >= 1. Received: base_filters={base_filters!r}"
+        )
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}")
     _, num_downsamplings = dcgan_start_size(height)
