@@ -1,0 +1,624 @@
+"""Command-line interface: `ganutils train` and `ganutils sample`.
+
+`ganutils train` trains a GAN on Fashion-MNIST or MNIST and writes a run
+folder; `ganutils sample` draws a grid of images from a saved generator.
+Bad arguments end the program with one line on stderr and exit code 2.
+
+NOTE: `import ganutils` imports TensorFlow before this module runs, so the
+C++ log level is the one `ganutils/__init__.py` sets (`TF_CPP_MIN_LOG_LEVEL=3`
+unless the environment sets another). TF 2.21 still writes about six INFO
+lines to stderr while it loads, before its logging is set up, at any level.
+"""
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+# Defaults of `ganutils train`. On a 2-core CPU without a GPU, the default
+# DCGAN trains on the 60,000 Fashion-MNIST images in about 10 minutes; see
+# docs/main_job.md for the measured run.
+DEFAULT_EPOCHS = 20
+DEFAULT_BATCH_SIZE = 128
+DEFAULT_LATENT_DIM = 64
+DEFAULT_BASE_FILTERS = 32
+DEFAULT_LEARNING_RATE = 2e-4
+DEFAULT_BETA_1 = 0.5
+DEFAULT_NUM_SAMPLES = 64
+# Sample grids separate the images with 2 white pixels, which stand out
+# against the black background of Fashion-MNIST and MNIST.
+GRID_PADDING = 2
+GRID_PAD_VALUE = 255
+
+# Files and folders that `train` writes into its run folder.
+RUN_OUTPUTS = (
+    "samples",
+    "history.csv",
+    "history.png",
+    "samples.gif",
+    "generator.keras",
+    "gan.keras",
+    "final_grid.png",
+    "run.json",
+)
+
+
+class UsageError(Exception):
+    """Raised for invalid command-line input; `main` turns it into exit code 2."""
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """An `ArgumentParser` that reports a usage error in one line."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}. See '{self.prog} --help'.\n")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer >= 1, received {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, received {value}")
+    return value
+
+
+def _non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer >= 0, received {text!r}"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, received {value}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number > 0, received {text!r}"
+        ) from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, received {value}")
+    return value
+
+
+def _unit_interval(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number in [0, 1), received {text!r}"
+        ) from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(
+            f"expected a number in [0, 1), received {value}"
+        )
+    return value
+
+
+def _add_train_parser(subparsers):
+    from ganutils.losses import LOSSES
+
+    parser = subparsers.add_parser(
+        "train",
+        help="train a GAN and write a run folder",
+        description=(
+            "Train a GAN on Fashion-MNIST or MNIST (28x28 grayscale, scaled to "
+            "[-1, 1]). The run folder receives samples/epoch_NNN.png (a grid "
+            "from one fixed latent batch after each epoch), history.csv and "
+            "history.png (losses and mean discriminator outputs per epoch), "
+            "samples.gif, generator.keras, gan.keras, final_grid.png and "
+            "run.json (the options and the measured times)."
+        ),
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--dataset",
+        choices=("fashion_mnist", "mnist"),
+        default="fashion_mnist",
+        help="training images: the 60,000-image train split (default: %(default)s)",
+    )
+    data.add_argument(
+        "--limit",
+        type=_positive_int,
+        metavar="N",
+        help="train on the first N images only, for quick runs (default: all)",
+    )
+    data.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help=(
+            "folder with the four idx .gz files, searched before the usual "
+            "places (default: data/<dataset>/, the Keras cache, /usr/share/datasets)"
+        ),
+    )
+
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "--model",
+        choices=("dcgan", "mlp"),
+        default="dcgan",
+        help="generator and discriminator architecture (default: %(default)s)",
+    )
+    model.add_argument(
+        "--latent-dim",
+        type=_positive_int,
+        default=DEFAULT_LATENT_DIM,
+        metavar="D",
+        help="size of the latent vector z (default: %(default)s)",
+    )
+    model.add_argument(
+        "--base-filters",
+        type=_positive_int,
+        metavar="F",
+        help=(
+            "DCGAN only: filters of the generator's last hidden layer and of the "
+            f"discriminator's first convolution (default: {DEFAULT_BASE_FILTERS})"
+        ),
+    )
+    model.add_argument(
+        "--ema-decay",
+        type=_unit_interval,
+        metavar="R",
+        help=(
+            "keep an exponential moving average of the generator's weights with "
+            "this decay per step, e.g. 0.999, and sample from it (default: off)"
+        ),
+    )
+
+    training = parser.add_argument_group("training")
+    training.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=DEFAULT_EPOCHS,
+        metavar="N",
+        help="passes over the training images (default: %(default)s)",
+    )
+    training.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        metavar="B",
+        help=(
+            "real images per step; the last partial batch of an epoch is "
+            "dropped (default: %(default)s)"
+        ),
+    )
+    training.add_argument(
+        "--loss",
+        choices=sorted(LOSSES),
+        default="non_saturating",
+        help="GAN loss (default: %(default)s)",
+    )
+    training.add_argument(
+        "--d-lr",
+        type=_positive_float,
+        default=DEFAULT_LEARNING_RATE,
+        metavar="LR",
+        help="Adam learning rate of the discriminator (default: %(default)s)",
+    )
+    training.add_argument(
+        "--g-lr",
+        type=_positive_float,
+        default=DEFAULT_LEARNING_RATE,
+        metavar="LR",
+        help="Adam learning rate of the generator (default: %(default)s)",
+    )
+    training.add_argument(
+        "--beta-1",
+        type=_unit_interval,
+        default=DEFAULT_BETA_1,
+        metavar="B1",
+        help="Adam beta_1 of both optimizers (default: %(default)s)",
+    )
+    training.add_argument(
+        "--d-steps",
+        type=_positive_int,
+        default=1,
+        metavar="K",
+        help="discriminator updates per generator update (default: %(default)s)",
+    )
+    training.add_argument(
+        "--gp-weight",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help=(
+            "weight of the WGAN-GP gradient penalty on the discriminator, 0 for "
+            "none; use about 10 with --loss wasserstein (default: %(default)s)"
+        ),
+    )
+    training.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=0,
+        help=(
+            "seed of the weights, the shuffle order, the latent vectors and the "
+            "sample grids (default: %(default)s)"
+        ),
+    )
+
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="run folder to write, e.g. runs/fashion_dcgan (required)",
+    )
+    output.add_argument(
+        "--overwrite",
+        action="store_true",
+        help=(
+            "replace the outputs of an earlier run in --out (its models, history "
+            "and samples/epoch_*.png); without it a non-empty --out is an error"
+        ),
+    )
+    output.add_argument(
+        "--num-samples",
+        type=_positive_int,
+        default=DEFAULT_NUM_SAMPLES,
+        metavar="N",
+        help="images in each sample grid (default: %(default)s)",
+    )
+    output.add_argument(
+        "--ncols",
+        type=_positive_int,
+        default=8,
+        metavar="C",
+        help="images per row of the sample grids (default: %(default)s)",
+    )
+    output.add_argument(
+        "--verbose",
+        choices=("auto", "0", "1", "2"),
+        default="auto",
+        help=(
+            "Keras progress output: 1 is a progress bar, 2 one line per epoch "
+            "(readable in log files), 0 none; auto picks 1 on a terminal and 2 "
+            "otherwise (default: %(default)s)"
+        ),
+    )
+    parser.set_defaults(handler=train)
+
+
+def _add_sample_parser(subparsers):
+    parser = subparsers.add_parser(
+        "sample",
+        help="draw a grid of images from a saved generator",
+        description=(
+            "Load a generator saved by 'ganutils train' (generator.keras) or a "
+            "whole GAN (gan.keras), draw images from standard normal latent "
+            "vectors and save them as one PNG grid."
+        ),
+    )
+    parser.add_argument(
+        "model", metavar="MODEL", help=".keras file of a generator or a GAN"
+    )
+    parser.add_argument(
+        "--n",
+        type=_positive_int,
+        default=DEFAULT_NUM_SAMPLES,
+        help="number of images (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=0,
+        help=(
+            "seed of the latent vectors; the same seed and model give the same "
+            "images (default: %(default)s)"
+        ),
+    )
+    parser.add_argument(
+        "--ncols",
+        type=_positive_int,
+        default=8,
+        metavar="C",
+        help="images per row (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out",
+        default="grid.png",
+        metavar="PNG",
+        help="output PNG file; its folder is created if needed (default: %(default)s)",
+    )
+    parser.set_defaults(handler=sample)
+
+
+def build_parser():
+    """Build the `ganutils` argument parser with its subcommands."""
+    from ganutils import __version__
+
+    parser = _ArgumentParser(
+        prog="ganutils",
+        description="Train GANs on Fashion-MNIST or MNIST and draw samples.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"ganutils {__version__}"
+    )
+    subparsers = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_ArgumentParser
+    )
+    _add_train_parser(subparsers)
+    _add_sample_parser(subparsers)
+    return parser
+
+
+def _prepare_run_folder(out_dir, overwrite):
+    """Check that `train` may write into `out_dir` and clear old outputs.
+
+    Without `overwrite`, any file in an existing folder is an error, so no
+    earlier model or sample is lost. With it, only the outputs listed in
+    `RUN_OUTPUTS` (and the `samples/epoch_*.png` grids) are removed.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} is a file, not a folder")
+    existing = sorted(p.name for p in out_dir.iterdir()) if out_dir.is_dir() else []
+    if existing and not overwrite:
+        shown = ", ".join(existing[:5]) + (", ..." if len(existing) > 5 else "")
+        raise UsageError(
+            f"--out {out_dir} already contains {shown}; pass --overwrite to replace "
+            "that run's outputs, or choose another folder"
+        )
+    if existing:
+        for name in RUN_OUTPUTS:
+            path = out_dir / name
+            if path.is_file():
+                path.unlink()
+        for path in (out_dir / "samples").glob("epoch_*.png"):
+            path.unlink()
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _format_duration(seconds):
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def train(args):
+    """Train a GAN as the `train` options say and write the run folder."""
+    import keras
+
+    from ganutils.data import load_dataset, make_dataset
+    from ganutils.gan import GAN
+    from ganutils.models import build_models
+    from ganutils.plotting import (
+        HistoryCSVLogger,
+        SampleGridCallback,
+        make_gif,
+        plot_history,
+        save_image_grid,
+    )
+
+    start_time = time.perf_counter()
+    if args.model != "dcgan" and args.base_filters is not None:
+        raise UsageError("--base-filters applies to --model dcgan only")
+    out_dir = Path(args.out)
+    _prepare_run_folder(out_dir, args.overwrite)
+
+    images, _ = load_dataset(args.dataset, "train", data_dir=args.data_dir)
+    if args.limit is not None:
+        images = images[: args.limit]
+    if args.batch_size > len(images):
+        raise UsageError(
+            f"--batch-size {args.batch_size} is larger than the number of training "
+            f"images ({len(images)})"
+        )
+
+    keras.utils.set_random_seed(args.seed)
+    model_options = {}
+    if args.model == "dcgan":
+        model_options["base_filters"] = args.base_filters or DEFAULT_BASE_FILTERS
+    generator, discriminator = build_models(
+        args.model, args.latent_dim, images.shape[1:], **model_options
+    )
+    gan = GAN(
+        generator,
+        discriminator,
+        args.latent_dim,
+        d_steps=args.d_steps,
+        gradient_penalty_weight=args.gp_weight,
+        ema_decay=args.ema_decay,
+        seed=args.seed,
+    )
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(args.d_lr, beta_1=args.beta_1),
+        g_optimizer=keras.optimizers.Adam(args.g_lr, beta_1=args.beta_1),
+        loss=args.loss,
+    )
+    dataset = make_dataset(images, args.batch_size, seed=args.seed)
+    steps_per_epoch = len(images) // args.batch_size
+
+    sample_callback = SampleGridCallback(
+        num_images=args.num_samples,
+        seed=args.seed,
+        out_dir=out_dir / "samples",
+        ncols=args.ncols,
+        padding=GRID_PADDING,
+        pad_value=GRID_PAD_VALUE,
+    )
+    callbacks = [sample_callback, HistoryCSVLogger(out_dir / "history.csv")]
+    verbose = (
+        int(args.verbose)
+        if args.verbose != "auto"
+        else (1 if sys.stdout.isatty() else 2)
+    )
+
+    fit_start = time.perf_counter()
+    interrupted = False
+    try:
+        gan.fit(dataset, epochs=args.epochs, verbose=verbose, callbacks=callbacks)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\nInterrupted: saving the models of the last step.", file=sys.stderr)
+    fit_seconds = time.perf_counter() - fit_start
+    completed_epochs = len(sample_callback.grids)
+
+    sampling_generator = (
+        gan.ema_generator if gan.ema_generator is not None else generator
+    )
+    sampling_generator.save(out_dir / "generator.keras")
+    gan.save(out_dir / "gan.keras")
+    final_images = gan.generate(args.num_samples, seed=args.seed)
+    save_image_grid(
+        final_images,
+        out_dir / "final_grid.png",
+        ncols=args.ncols,
+        padding=GRID_PADDING,
+        pad_value=GRID_PAD_VALUE,
+    )
+    if completed_epochs:
+        _save_history_plot(plot_history, out_dir)
+        make_gif(out_dir / "samples", out_dir / "samples.gif")
+
+    wall_seconds = time.perf_counter() - start_time
+    images_per_second = (
+        completed_epochs * steps_per_epoch * args.batch_size / fit_seconds
+    )
+    last = gan.get_metrics_result()
+    summary = {
+        "command": " ".join(["ganutils", *args.argv]),
+        "options": {
+            name: value
+            for name, value in vars(args).items()
+            if name not in ("handler", "argv")
+        },
+        "num_images": len(images),
+        "steps_per_epoch": steps_per_epoch,
+        "completed_epochs": completed_epochs,
+        "final_metrics": {name: float(value) for name, value in last.items()},
+        "training_seconds": round(fit_seconds, 1),
+        "wall_seconds": round(wall_seconds, 1),
+        "images_per_second": round(images_per_second, 1),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "keras": keras.__version__,
+    }
+    (out_dir / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+    print(
+        f"final d_loss={float(last['d_loss']):.4f} g_loss={float(last['g_loss']):.4f} "
+        f"after {completed_epochs} epoch{'' if completed_epochs == 1 else 's'} | "
+        f"{images_per_second:,.0f} images/s | "
+        f"wall time {_format_duration(wall_seconds)} ({wall_seconds:.1f} s) | {out_dir}"
+    )
+    return 130 if interrupted else 0
+
+
+def _save_history_plot(plot_history, out_dir):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ganutils.plotting import load_history_csv
+
+    figure = plot_history(load_history_csv(out_dir / "history.csv"))
+    figure.savefig(out_dir / "history.png", dpi=100)
+    plt.close(figure)
+
+
+def _load_model(path):
+    import keras
+
+    import ganutils.gan  # noqa: F401  (registers the GAN class for loading)
+
+    try:
+        return keras.saving.load_model(path)
+    except (ValueError, OSError, KeyError, TypeError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise UsageError(
+            f"could not load {path} as a Keras model ({type(error).__name__}: "
+            f"{first_line})"
+        ) from None
+
+
+def sample(args):
+    """Draw `--n` images from a saved generator or GAN and save one grid."""
+    import keras
+
+    from ganutils.gan import GAN
+    from ganutils.plotting import save_image_grid
+
+    path = Path(args.model)
+    if not path.is_file():
+        raise UsageError(f"model file not found: {path}")
+    if path.suffix not in (".keras", ".h5"):
+        raise UsageError(
+            f"expected a .keras (or legacy .h5) model file. Received: {path}"
+        )
+    model = _load_model(path)
+
+    if isinstance(model, GAN):
+        if model.num_classes is not None:
+            labels = np.arange(args.n) % model.num_classes
+            images = model.generate(args.n, labels=labels, seed=args.seed)
+        else:
+            images = model.generate(args.n, seed=args.seed)
+    elif isinstance(model, keras.Model):
+        if len(model.inputs) != 1 or len(model.inputs[0].shape) != 2:
+            input_shapes = [tuple(tensor.shape) for tensor in model.inputs]
+            raise UsageError(
+                f"{path} takes inputs of shapes {input_shapes}; "
+                "expected one input (batch, latent_dim). For a conditional GAN, "
+                "pass its gan.keras file"
+            )
+        if len(model.outputs[0].shape) != 4:
+            raise UsageError(
+                f"{path} outputs shape {tuple(model.outputs[0].shape)}, not images "
+                "(batch, height, width, channels); is it a discriminator?"
+            )
+        latent_dim = int(model.inputs[0].shape[-1])
+        rng = np.random.default_rng(args.seed)
+        latent_vectors = rng.standard_normal((args.n, latent_dim)).astype("float32")
+        images = keras.ops.convert_to_numpy(model.predict(latent_vectors, verbose=0))
+    else:
+        raise UsageError(f"{path} holds a {type(model).__name__}, not a Keras model")
+
+    out_path = save_image_grid(
+        images,
+        args.out,
+        ncols=args.ncols,
+        padding=GRID_PADDING,
+        pad_value=GRID_PAD_VALUE,
+    )
+    print(f"wrote {out_path} ({args.n} images from {path}, seed {args.seed})")
+    return 0
+
+
+def main(argv=None):
+    """Run the `ganutils` command line and return its exit code.
+
+    Args:
+        argv: Arguments without the program name; by default `sys.argv[1:]`.
+
+    Returns:
+        0 on success, 1 if a dataset or a file could not be read or
+        written, 2 for invalid arguments, 130 if training was interrupted.
+    """
+    from ganutils.data import ChecksumError, DatasetNotFoundError
+
+    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    args = parser.parse_args(argv)
+    args.argv = list(argv)
+    prog = f"ganutils {args.command}"
+    try:
+        return args.handler(args)
+    except UsageError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 2
+    except (DatasetNotFoundError, ChecksumError, OSError) as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 1
