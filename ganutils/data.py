@@ -7,12 +7,13 @@ generator's `tanh` output, and labels as int64 arrays of shape `(n,)`.
 
 import gzip
 import hashlib
+import http.client
 import os
 import shutil
-import socket
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -134,34 +135,45 @@ def candidate_dirs(name, data_dir=None):
     return folders
 
 
-def verify_file(name, path):
+def verify_file(name, path, file_name=None):
     """Check a dataset file's SHA-256 and return its decompressed bytes.
 
     Args:
         name: `"fashion_mnist"` or `"mnist"`.
         path: Path of one of the four `.gz` idx files.
+        file_name: Published name of the file, for a `path` with another
+            name (a download in progress). Defaults to the name of `path`.
 
     Returns:
         The decompressed idx bytes.
 
     Raises:
-        ChecksumError: If neither the `.gz` digest nor the digest of the
-            decompressed bytes matches the published files.
+        ChecksumError: If the file is not a complete gzip file, or neither
+            the `.gz` digest nor the digest of the decompressed bytes
+            matches the published files.
     """
     path = Path(path)
-    expected = CHECKSUMS[name][path.name]
+    file_name = file_name or path.name
+    expected = CHECKSUMS[name][file_name]
     gz_digest = _sha256_file(path)
-    with gzip.open(path, "rb") as file:
-        payload = file.read()
-    if gz_digest in expected["gz"]:
-        return payload
-    if expected["payload"] is not None and _sha256_bytes(payload) == expected["payload"]:
-        return payload
+    try:
+        with gzip.open(path, "rb") as file:
+            payload = file.read()
+    except (OSError, EOFError, zlib.error):
+        # A truncated or damaged .gz file matches no published digest.
+        payload = None
+    if payload is not None:
+        if gz_digest in expected["gz"]:
+            return payload
+        payload_digest = _sha256_bytes(payload)
+        if expected["payload"] is not None and payload_digest == expected["payload"]:
+            return payload
+    damage = " It is not a complete gzip file." if payload is None else ""
     raise ChecksumError(
-        f"The SHA-256 of {path} does not match the published {name} file. "
-        f"Expected {expected['gz'][0]} (or decompressed "
-        f"{expected['payload']}); received {gz_digest}. The file is damaged or "
-        "is another dataset; delete it and load again."
+        f"The SHA-256 of {path} does not match the published {name} file "
+        f"{file_name}. Expected {expected['gz'][0]} (or decompressed "
+        f"{expected['payload']}); received {gz_digest}.{damage} The file is "
+        "damaged or is another dataset; delete it and load again."
     )
 
 
@@ -175,11 +187,12 @@ def _parse_idx(payload, path):
     raise ValueError(f"{path} is not an idx file (magic number {magic}).")
 
 
-def _download(url, destination):
+def _download(url, destination, name):
     """Download `url` to `destination` through a temporary file.
 
-    The file only appears under its final name once it is complete, so an
-    interrupted download leaves nothing behind that a later run would trust.
+    The file only appears under its final name once its SHA-256 matches
+    `name`'s published file, so an interrupted or damaged download leaves
+    nothing behind that a later run would trust.
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=destination.parent, suffix=".part")
@@ -187,6 +200,9 @@ def _download(url, destination):
         with os.fdopen(handle, "wb") as file:
             with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
                 shutil.copyfileobj(response, file)
+        # A connection that closes early can end the copy without an error,
+        # so the checksum decides whether the download is complete.
+        verify_file(name, temporary, file_name=destination.name)
         os.replace(temporary, destination)
     finally:
         if os.path.exists(temporary):
@@ -207,10 +223,15 @@ def _find_files(name, split, data_dir, download):
             for file_name in FILE_NAMES[split]:
                 path = folder / file_name
                 if not path.is_file():
-                    _download(DOWNLOAD_URLS[name] + file_name, path)
+                    _download(DOWNLOAD_URLS[name] + file_name, path, name)
                 paths.append(path)
             return paths
-        except (urllib.error.URLError, socket.timeout, OSError) as error:
+        except (
+            urllib.error.URLError,
+            http.client.HTTPException,
+            OSError,  # Includes TimeoutError, which a stalled transfer raises.
+            ChecksumError,
+        ) as error:
             tried.append(f"download from {DOWNLOAD_URLS[name]} (failed: {error})")
     else:
         tried.append("download (switched off with download=False)")
