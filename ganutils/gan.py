@@ -27,6 +27,7 @@ from keras import ops
 from ganutils import losses as gan_losses
 
 METRIC_NAMES = ("d_loss", "g_loss", "d_real", "d_fake")
+SEED_STATE_KEY = "seed_generator_state"
 
 
 def _shape_tuple(shape):
@@ -366,6 +367,21 @@ class GAN(keras.Model):
             )
             batches.append(ops.convert_to_numpy(generator(inputs, training=False)))
         return np.concatenate(batches).astype("float32")
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        # Keras 3 (checked with 3.15) leaves SeedGenerator states out of saved
+        # files, so a reloaded model would repeat the latent vectors of the
+        # first steps. The state is stored under its own key instead.
+        store[SEED_STATE_KEY] = self.seed_generator.state.numpy()
+
+    def load_own_variables(self, store):
+        if SEED_STATE_KEY in store:
+            self.seed_generator.state.assign(store[SEED_STATE_KEY])
+        own_variables = {
+            key: store[key] for key in store.keys() if key != SEED_STATE_KEY
+        }
+        super().load_own_variables(own_variables)
 
     def get_config(self):
         config = super().get_config()
