@@ -477,7 +477,8 @@ def class_coverage(probabilities, min_share=0.02):
     nonzero = shares[shares > 0]
     return {
         "class_shares": [round(float(share), 4) for share in shares],
-        "class_entropy": float(-(nonzero * np.log(nonzero)).sum()),
+        # Adding 0.0 turns the -0.0 of a single class into 0.0.
+        "class_entropy": float(-(nonzero * np.log(nonzero)).sum()) + 0.0,
         "classes_covered": int(np.sum(shares >= min_share)),
     }
 
