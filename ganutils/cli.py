@@ -404,9 +404,6 @@ def train(args):
     start_time = time.perf_counter()
     if args.model != "dcgan" and args.base_filters is not None:
         raise UsageError("--base-filters applies to --model dcgan only")
-    out_dir = Path(args.out)
-    _prepare_run_folder(out_dir, args.overwrite)
-
     images, _ = load_dataset(args.dataset, "train", data_dir=args.data_dir)
     if args.limit is not None:
         images = images[: args.limit]
@@ -415,6 +412,8 @@ def train(args):
             f"--batch-size {args.batch_size} is larger than the number of training "
             f"images ({len(images)})"
         )
+    out_dir = Path(args.out)
+    _prepare_run_folder(out_dir, args.overwrite)
 
     keras.utils.set_random_seed(args.seed)
     model_options = {}
