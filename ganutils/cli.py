@@ -386,24 +386,9 @@ def _format_duration(seconds):
     return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
 
 
-def train(args):
-    """Train a GAN as the `train` options say and write the run folder."""
-    import keras
+def _load_training_images(args):
+    from ganutils.data import load_dataset
 
-    from ganutils.data import load_dataset, make_dataset
-    from ganutils.gan import GAN
-    from ganutils.models import build_models
-    from ganutils.plotting import (
-        HistoryCSVLogger,
-        SampleGridCallback,
-        make_gif,
-        plot_history,
-        save_image_grid,
-    )
-
-    start_time = time.perf_counter()
-    if args.model != "dcgan" and args.base_filters is not None:
-        raise UsageError("--base-filters applies to --model dcgan only")
     images, _ = load_dataset(args.dataset, "train", data_dir=args.data_dir)
     if args.limit is not None:
         images = images[: args.limit]
@@ -412,15 +397,21 @@ def train(args):
             f"--batch-size {args.batch_size} is larger than the number of training "
             f"images ({len(images)})"
         )
-    out_dir = Path(args.out)
-    _prepare_run_folder(out_dir, args.overwrite)
+    return images
 
-    keras.utils.set_random_seed(args.seed)
+
+def _build_gan(args, image_shape):
+    """Build and compile the GAN that the `train` options describe."""
+    import keras
+
+    from ganutils.gan import GAN
+    from ganutils.models import build_models
+
     model_options = {}
     if args.model == "dcgan":
         model_options["base_filters"] = args.base_filters or DEFAULT_BASE_FILTERS
     generator, discriminator = build_models(
-        args.model, args.latent_dim, images.shape[1:], **model_options
+        args.model, args.latent_dim, image_shape, **model_options
     )
     gan = GAN(
         generator,
@@ -436,37 +427,18 @@ def train(args):
         g_optimizer=keras.optimizers.Adam(args.g_lr, beta_1=args.beta_1),
         loss=args.loss,
     )
-    dataset = make_dataset(images, args.batch_size, seed=args.seed)
-    steps_per_epoch = len(images) // args.batch_size
+    return gan
 
-    sample_callback = SampleGridCallback(
-        num_images=args.num_samples,
-        seed=args.seed,
-        out_dir=out_dir / "samples",
-        ncols=args.ncols,
-        padding=GRID_PADDING,
-        pad_value=GRID_PAD_VALUE,
-    )
-    callbacks = [sample_callback, HistoryCSVLogger(out_dir / "history.csv")]
-    verbose = (
-        int(args.verbose)
-        if args.verbose != "auto"
-        else (1 if sys.stdout.isatty() else 2)
-    )
 
-    fit_start = time.perf_counter()
-    interrupted = False
-    try:
-        gan.fit(dataset, epochs=args.epochs, verbose=verbose, callbacks=callbacks)
-    except KeyboardInterrupt:
-        interrupted = True
-        print("\nInterrupted: saving the models of the last step.", file=sys.stderr)
-    fit_seconds = time.perf_counter() - fit_start
-    completed_epochs = len(sample_callback.grids)
+def _save_models_and_figures(gan, args, out_dir, completed_epochs):
+    """Write the models, the final grid, the history plot and the GIF."""
+    from ganutils.plotting import make_gif, save_image_grid
 
-    sampling_generator = (
-        gan.ema_generator if gan.ema_generator is not None else generator
-    )
+    # generator.keras holds the generator that samples are drawn from: the
+    # moving average when --ema-decay is set.
+    sampling_generator = gan.generator
+    if gan.ema_generator is not None:
+        sampling_generator = gan.ema_generator
     sampling_generator.save(out_dir / "generator.keras")
     gan.save(out_dir / "gan.keras")
     final_images = gan.generate(args.num_samples, seed=args.seed)
@@ -478,14 +450,62 @@ def train(args):
         pad_value=GRID_PAD_VALUE,
     )
     if completed_epochs:
-        _save_history_plot(plot_history, out_dir)
+        _save_history_plot(out_dir)
         make_gif(out_dir / "samples", out_dir / "samples.gif")
 
-    wall_seconds = time.perf_counter() - start_time
+
+def train(args):
+    """Train a GAN as the `train` options say and write the run folder."""
+    import keras
+
+    from ganutils.data import make_dataset
+    from ganutils.plotting import HistoryCSVLogger, SampleGridCallback
+
+    start_time = time.perf_counter()
+    if args.model != "dcgan" and args.base_filters is not None:
+        raise UsageError("--base-filters applies to --model dcgan only")
+    images = _load_training_images(args)
+    out_dir = Path(args.out)
+    _prepare_run_folder(out_dir, args.overwrite)
+
+    keras.utils.set_random_seed(args.seed)
+    gan = _build_gan(args, images.shape[1:])
+    dataset = make_dataset(images, args.batch_size, seed=args.seed)
+    steps_per_epoch = len(images) // args.batch_size
+    sample_callback = SampleGridCallback(
+        num_images=args.num_samples,
+        seed=args.seed,
+        out_dir=out_dir / "samples",
+        ncols=args.ncols,
+        padding=GRID_PADDING,
+        pad_value=GRID_PAD_VALUE,
+    )
+    callbacks = [sample_callback, HistoryCSVLogger(out_dir / "history.csv")]
+    if args.verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    else:
+        verbose = int(args.verbose)
+
+    fit_start = time.perf_counter()
+    interrupted = False
+    try:
+        gan.fit(dataset, epochs=args.epochs, verbose=verbose, callbacks=callbacks)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\nInterrupted: saving the models of the last step.", file=sys.stderr)
+    fit_seconds = time.perf_counter() - fit_start
+    completed_epochs = len(sample_callback.grids)
+    _save_models_and_figures(gan, args, out_dir, completed_epochs)
+
+    # Throughput counts the real images of the completed epochs over the time
+    # of `fit`, which includes tracing the step and drawing the sample grids.
     images_per_second = (
         completed_epochs * steps_per_epoch * args.batch_size / fit_seconds
     )
-    last = gan.get_metrics_result()
+    wall_seconds = time.perf_counter() - start_time
+    final_metrics = {
+        name: float(value) for name, value in gan.get_metrics_result().items()
+    }
     summary = {
         "command": " ".join(["ganutils", *args.argv]),
         "options": {
@@ -496,7 +516,7 @@ def train(args):
         "num_images": len(images),
         "steps_per_epoch": steps_per_epoch,
         "completed_epochs": completed_epochs,
-        "final_metrics": {name: float(value) for name, value in last.items()},
+        "final_metrics": final_metrics,
         "training_seconds": round(fit_seconds, 1),
         "wall_seconds": round(wall_seconds, 1),
         "images_per_second": round(images_per_second, 1),
@@ -505,22 +525,23 @@ def train(args):
     }
     (out_dir / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
 
+    epochs_text = f"{completed_epochs} epoch{'' if completed_epochs == 1 else 's'}"
     print(
-        f"final d_loss={float(last['d_loss']):.4f} g_loss={float(last['g_loss']):.4f} "
-        f"after {completed_epochs} epoch{'' if completed_epochs == 1 else 's'} | "
+        f"final d_loss={final_metrics['d_loss']:.4f} "
+        f"g_loss={final_metrics['g_loss']:.4f} after {epochs_text} | "
         f"{images_per_second:,.0f} images/s | "
         f"wall time {_format_duration(wall_seconds)} ({wall_seconds:.1f} s) | {out_dir}"
     )
     return 130 if interrupted else 0
 
 
-def _save_history_plot(plot_history, out_dir):
+def _save_history_plot(out_dir):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ganutils.plotting import load_history_csv
+    from ganutils.plotting import load_history_csv, plot_history
 
     figure = plot_history(load_history_csv(out_dir / "history.csv"))
     figure.savefig(out_dir / "history.png", dpi=100)
