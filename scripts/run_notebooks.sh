@@ -35,6 +35,7 @@ for notebook in "${notebooks[@]}"; do
     "$VENV/bin/jupyter" nbconvert --to notebook --execute --inplace \
         --ExecutePreprocessor.timeout="$CELL_TIMEOUT_SECONDS" \
         --ExecutePreprocessor.kernel_name=python3 \
+        --ExecutePreprocessor.coalesce_streams=True \
         "$notebook"
     end=$(date +%s)
     elapsed=$((end - start))

@@ -7,8 +7,10 @@ from ganutils.diagnostics import (
     Finding,
     StopOnNonFiniteLoss,
     check_discriminator_dominance,
+    check_discriminator_losing,
     check_history,
     check_input_range,
+    check_logits,
     check_non_finite,
     check_optimizers,
     check_sample_diversity,
@@ -132,6 +134,25 @@ def test_check_discriminator_dominance_needs_d_loss():
         check_discriminator_dominance({"g_loss": [1.0]})
 
 
+def test_check_discriminator_losing_healthy_history():
+    finding = check_discriminator_losing(HEALTHY_HISTORY)
+    assert not finding.problem
+    assert finding.threshold == diagnostics.LOSING_D_LOSS
+
+
+def test_check_discriminator_losing_frozen_discriminator():
+    history = {"d_loss": [7.8, 10.0, 10.9], "d_real": [0.56] * 3, "d_fake": [1.0] * 3}
+    finding = check_discriminator_losing(history)
+    assert finding.problem
+    assert finding.value == pytest.approx(np.mean([7.8, 10.0, 10.9]))
+    assert "not learning" in finding.message
+
+
+def test_check_discriminator_losing_needs_d_loss():
+    with pytest.raises(ValueError, match="no 'd_loss' values"):
+        check_discriminator_losing({"g_loss": [1.0]})
+
+
 def test_check_history_skips_dominance_when_not_finite():
     findings = check_history({"d_loss": [np.nan, np.nan]})
     assert [finding.check for finding in findings] == ["non_finite"]
@@ -143,8 +164,9 @@ def test_check_history_runs_both_checks():
     assert [finding.check for finding in findings] == [
         "non_finite",
         "discriminator_dominance",
+        "discriminator_losing",
     ]
-    assert [finding.problem for finding in findings] == [False, True]
+    assert [finding.problem for finding in findings] == [False, True, False]
 
 
 def test_nearest_neighbour_distances_rms_units():
@@ -218,6 +240,30 @@ def test_check_input_range_problems(images, expected_words):
 def test_check_input_range_rejects_empty():
     with pytest.raises(ValueError, match="empty"):
         check_input_range(np.zeros((0, 4)))
+
+
+def test_check_logits_accepts_logits():
+    finding = check_logits(np.linspace(-4.0, 3.0, 50))
+    assert not finding.problem
+    assert finding.value == pytest.approx(-4.0)
+
+
+def test_check_logits_detects_probabilities():
+    outputs = 1.0 / (1.0 + np.exp(-np.linspace(-4.0, 3.0, 50)))
+    finding = check_logits(outputs)
+    assert finding.problem
+    assert "look like probabilities" in finding.message
+
+
+def test_check_logits_flags_non_finite():
+    finding = check_logits(np.array([0.5, np.nan]))
+    assert finding.problem
+    assert "NaN" in finding.message
+
+
+def test_check_logits_rejects_empty():
+    with pytest.raises(ValueError, match="empty"):
+        check_logits(np.zeros((0, 1)))
 
 
 def _by_check(findings):
