@@ -9,7 +9,7 @@ it was compared with. The thresholds and the reasons for them:
   cross-entropy discriminator loss of `ganutils.losses.minimax_d_loss` is
   `2 ln 2 = 1.386` when D cannot tell real from generated images, and the
   non-saturating generator loss is `ln 2 = 0.693`. A mean `d_loss` below 0.1
-  means D gives the right answer with a probability of about 0.95 or more on
+  means D classifies correctly with a probability of about 0.95 or more on
   both kinds of images (`-2 ln 0.95 = 0.103`), so the generator's gradient
   carries little information. A gap `d_real - d_fake` above 0.8 says the same
   in probabilities.
@@ -35,9 +35,12 @@ it was compared with. The thresholds and the reasons for them:
   discriminator whose outputs all lie in [0, 1] most likely ends in a
   sigmoid and hands them probabilities.
 - Optimizers (`check_optimizers`): one optimizer object for both models,
-  Adam's default `beta_1 = 0.9` (DCGAN training uses 0.5 because 0.9 made
-  training oscillate, Radford et al., 2015), and learning rates more than 10
-  times apart (the two time-scale update rule uses a factor of about 4).
+  Adam's default `beta_1 = 0.9`, and learning rates more than 10 times
+  apart. Radford, Metz and Chintala ("Unsupervised Representation Learning
+  with Deep Convolutional Generative Adversarial Networks", 2015) found that
+  `beta_1 = 0.9` made DCGAN training oscillate and used 0.5. The factor of
+  10 is a loose limit, because the two time-scale update rule (Heusel et
+  al., 2017) gives the two models different learning rates on purpose.
 
 `StopOnNonFiniteLoss` is a callback that stops `fit` at the first step whose
 logs contain a NaN or an infinity and stores which step and which loss.
@@ -552,8 +555,8 @@ def check_optimizers(d_optimizer, g_optimizer):
             message = (
                 f"Mismatched {measured}: the {faster} moves more than "
                 f"{MAX_LEARNING_RATE_RATIO:g} times faster and overpowers the "
-                "other model. Start from equal rates (2e-4) or a ratio of about 4 "
-                "in favour of D."
+                "other model. Start from equal rates (2e-4 for both) and change "
+                "them one at a time."
             )
         findings.append(
             Finding(
