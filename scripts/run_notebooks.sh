@@ -35,8 +35,10 @@ for notebook in "${notebooks[@]}"; do
     "$VENV/bin/jupyter" nbconvert --to notebook --execute --inplace \
         --ExecutePreprocessor.timeout="$CELL_TIMEOUT_SECONDS" \
         --ExecutePreprocessor.kernel_name=python3 \
-        --ExecutePreprocessor.coalesce_streams=True \
         "$notebook"
+    # Merge each cell's stream outputs and keep only the final state of
+    # lines rewritten with a carriage return, such as Keras' progress bar.
+    "$VENV/bin/jupyter" nbconvert --coalesce-streams --inplace "$notebook"
     end=$(date +%s)
     elapsed=$((end - start))
     printf '%s: %d min %02d s\n' "$notebook" $((elapsed / 60)) $((elapsed % 60))
