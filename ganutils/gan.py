@@ -34,6 +34,15 @@ def _shape_tuple(shape):
     return tuple(None if d is None else int(d) for d in shape)
 
 
+def _replica_position():
+    """Return `(replica_id, num_replicas)` of the running `tf.distribute` replica."""
+    context = tf.distribute.get_replica_context()
+    if context is None:
+        # Cross-replica context, for example in `strategy.scope()` outside `run`.
+        return 0, 1
+    return context.replica_id_in_sync_group, context.num_replicas_in_sync
+
+
 def _scale_for_replicas(value):
     num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
     if num_replicas > 1:
@@ -189,6 +198,12 @@ class GAN(keras.Model):
         self.loss_name = loss
         self.d_optimizer = keras.optimizers.get(d_optimizer)
         self.g_optimizer = keras.optimizers.get(g_optimizer)
+        # Keras builds only `self.optimizer` before the first step. Building
+        # these two here, in the strategy scope that compile runs in, keeps
+        # them from creating variables inside a replica's step, which fails
+        # under tf.distribute.MirroredStrategy with two or more replicas.
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
         super().compile(**kwargs)
 
     def get_compile_config(self):
@@ -225,10 +240,27 @@ class GAN(keras.Model):
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
 
+    def _draw_per_replica(self, distribution, shape):
+        """Draw `distribution(shape)` from the model's seed, per replica.
+
+        Every replica of a `tf.distribute` strategy reads the same seed
+        state, so each one draws the values of all replicas and keeps its own
+        slice. Without that, all replicas would train on the same values.
+        """
+        replica_id, num_replicas = _replica_position()
+        if num_replicas == 1:
+            return distribution(shape, seed=self.seed_generator)
+        values = distribution((num_replicas, *shape), seed=self.seed_generator)
+        return ops.take(values, replica_id, axis=0)
+
     def sample_latent(self, batch_size):
-        """Draw `(batch_size, latent_dim)` standard normal latent vectors."""
-        return keras.random.normal(
-            (batch_size, self.latent_dim), seed=self.seed_generator
+        """Draw `(batch_size, latent_dim)` standard normal latent vectors.
+
+        Under a strategy with several replicas, the replicas' vectors differ
+        and together equal what one device would draw for the global batch.
+        """
+        return self._draw_per_replica(
+            keras.random.normal, (batch_size, self.latent_dim)
         )
 
     def _generator_inputs(self, latent_vectors, labels):
@@ -256,7 +288,7 @@ class GAN(keras.Model):
             Scalar float32 tensor, at least 0.
         """
         batch_size = ops.shape(real_images)[0]
-        alpha = keras.random.uniform((batch_size, 1, 1, 1), seed=self.seed_generator)
+        alpha = self._draw_per_replica(keras.random.uniform, (batch_size, 1, 1, 1))
         interpolated = real_images + alpha * (generated_images - real_images)
         with tf.GradientTape() as tape:
             tape.watch(interpolated)

@@ -251,6 +251,104 @@ def test_train_step_under_one_device_strategy(real_images):
     assert int(gan.d_optimizer.iterations) == 2
 
 
+TWO_REPLICA_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import sys
+
+    import tensorflow as tf
+
+    # Two logical CPUs, so that MirroredStrategy has two replicas. This must
+    # run before TensorFlow initialises its devices.
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+    )
+
+    import keras
+    import numpy as np
+
+    from ganutils import models
+    from ganutils.data import make_dataset
+    from ganutils.gan import GAN
+
+
+    def build_gan():
+        # No batch normalization, so per-replica batches give the same
+        # gradients as the whole batch; SGD, so the loss scale matters.
+        generator = models.build_mlp_generator(8, (28, 28, 1), units=(16,))
+        discriminator = models.build_mlp_discriminator((28, 28, 1), units=(16,))
+        gan = GAN(generator, discriminator, 8, seed=5)
+        gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1))
+        return gan
+
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    single = build_gan()
+    with strategy.scope():
+        mirrored = build_gan()
+    mirrored.set_weights(single.get_weights())
+
+    draw = tf.function(lambda: strategy.run(lambda: mirrored.sample_latent(4)))
+    per_replica = [v.numpy() for v in strategy.experimental_local_results(draw())]
+    expected = keras.random.normal((8, 8), seed=keras.random.SeedGenerator(5))
+
+    images = np.random.default_rng(0).uniform(-1, 1, (64, 28, 28, 1))
+    dataset = make_dataset(images.astype("float32"), 64, shuffle=False)
+    mirrored.seed_generator.state.assign(single.seed_generator.state)
+    single.fit(dataset, epochs=1, verbose=0)
+    history = mirrored.fit(dataset, epochs=1, verbose=0).history
+    weight_differences = [
+        float(np.abs(a - b).max())
+        for a, b in zip(single.get_weights(), mirrored.get_weights())
+    ]
+    report = {
+        "num_replicas": strategy.num_replicas_in_sync,
+        "replicas_differ": not np.array_equal(per_replica[0], per_replica[1]),
+        "replicas_match_one_device": bool(
+            np.allclose(np.concatenate(per_replica), expected, atol=1e-6)
+        ),
+        "history": history,
+        "max_weight_difference": max(weight_differences),
+    }
+    with open(sys.argv[1], "w") as file:
+        json.dump(report, file)
+    """
+)
+
+
+def run_script(script, arguments, tmp_path):
+    """Run `script` in a new interpreter of this venv; return the result."""
+    script_path = tmp_path / "script.py"
+    script_path.write_text(script)
+    environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run(
+        [sys.executable, str(script_path), *map(str, arguments)],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_train_step_under_two_replica_strategy(tmp_path):
+    # One step on two replicas must match one step on one device: each
+    # replica draws its own latent vectors, and its loss is divided by the
+    # number of replicas before the gradients are summed.
+    report_path = tmp_path / "report.json"
+    completed = run_script(TWO_REPLICA_SCRIPT, [report_path], tmp_path)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads(report_path.read_text())
+    assert report["num_replicas"] == 2
+    assert report["replicas_differ"]
+    assert report["replicas_match_one_device"]
+    assert set(report["history"]) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert np.all(np.isfinite(report["history"]["d_loss"]))
+    assert report["max_weight_difference"] < 1e-5
+
+
 # Gradient penalty
 
 
@@ -457,23 +555,8 @@ def test_save_and_load_in_new_process(tmp_path, real_images):
     )
 
     weights_path, report_path = tmp_path / "loaded.npz", tmp_path / "report.json"
-    script_path = tmp_path / "load_and_train.py"
-    script_path.write_text(LOAD_AND_TRAIN_SCRIPT)
-    environment = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL="2")
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(script_path),
-            str(model_path),
-            str(weights_path),
-            str(report_path),
-        ],
-        cwd=REPO_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    completed = run_script(
+        LOAD_AND_TRAIN_SCRIPT, [model_path, weights_path, report_path], tmp_path
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
 
