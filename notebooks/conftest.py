@@ -3,7 +3,7 @@
 nbval compares the stored and the new outputs of cells marked
 `# NBVAL_CHECK_OUTPUT`. Standard error is left out of that comparison:
 TensorFlow and its libraries write start-up lines and warnings there that
-differ between machines and versions, and they say nothing about whether a
+differ between machines and versions, and they do not show whether a
 cell computed the right result. Standard output, results and displayed
 values are still compared.
 """

@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV="${GANUTILS_VENV:-.venv}"
-# The longest cell may take this many seconds (a full training run).
+# Maximum run time of one cell, in seconds (a full training run).
 CELL_TIMEOUT_SECONDS="${CELL_TIMEOUT_SECONDS:-1800}"
 
 unset GANUTILS_FAST

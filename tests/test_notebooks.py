@@ -3,7 +3,7 @@
 These tests read the notebook files only and run nothing, so they are fast.
 They fail when a notebook was saved without its outputs, with an error in a
 cell that is not expected to raise, with cells run out of order, or without
-the skeleton that CONTRIBUTING.md asks for. `bash scripts/run_notebooks.sh`
+the skeleton that CONTRIBUTING.md describes. `bash scripts/run_notebooks.sh`
 regenerates the outputs.
 """
 
@@ -81,7 +81,7 @@ def test_notebook_has_outputs(notebook_path):
 
 
 def test_notebook_plots_saved(notebook_path):
-    # Only a top-level `plt.show()` always draws; one inside a function or a
+    # Only a top-level `plt.show()` always draws. One inside a function or a
     # branch may not run.
     missing = []
     for index, cell in enumerate(_code_cells(_load(notebook_path))):
