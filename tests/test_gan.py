@@ -71,14 +71,14 @@ def real_batch(real_images):
 # Construction and compile errors
 
 
-def test_gan_mismatched_image_shapes_rejected():
+def test_gan_shape_mismatch_rejected():
     generator = models.build_dcgan_generator(LATENT_DIM, (32, 32, 3), base_filters=8)
     discriminator = models.build_dcgan_discriminator((28, 28, 1), base_filters=8)
     with pytest.raises(ValueError, match=r"output shape must equal the discriminator"):
         GAN(generator, discriminator, LATENT_DIM)
 
 
-def test_gan_mismatched_image_shapes_message_gives_shapes():
+def test_gan_shape_mismatch_message_gives_shapes():
     generator = models.build_dcgan_generator(LATENT_DIM, (32, 32, 3), base_filters=8)
     discriminator = models.build_dcgan_discriminator((28, 28, 1), base_filters=8)
     with pytest.raises(ValueError, match=r"\(32, 32, 3\).*\(28, 28, 1\)"):
@@ -135,6 +135,24 @@ def test_compile_unknown_loss_rejected():
     gan = GAN(generator, discriminator, LATENT_DIM)
     with pytest.raises(ValueError, match=r"Received: loss='bce'"):
         gan.compile(keras.optimizers.Adam(), keras.optimizers.Adam(), loss="bce")
+
+
+def test_compile_optimizer_names_give_two_instances():
+    generator, discriminator = models.build_models(
+        "dcgan", latent_dim=LATENT_DIM, base_filters=8
+    )
+    gan = GAN(generator, discriminator, LATENT_DIM)
+    gan.compile(d_optimizer="adam", g_optimizer="adam")
+    assert gan.d_optimizer is not gan.g_optimizer
+    assert isinstance(gan.d_optimizer, keras.optimizers.Adam)
+    assert isinstance(gan.g_optimizer, keras.optimizers.Adam)
+
+
+def test_compile_builds_both_optimizers():
+    gan = build_gan()
+    assert gan.d_optimizer.built
+    assert gan.g_optimizer.built
+    assert int(gan.d_optimizer.iterations) == 0
 
 
 # Training
@@ -493,7 +511,22 @@ def test_generate_bad_count_rejected(n):
         gan.generate(n)
 
 
-# Saving and loading in a fresh interpreter
+# Saving and loading
+
+
+def test_save_weights_restores_seed_state(tmp_path):
+    gan = build_gan(seed=3)
+    gan.sample_latent(4)
+    weights_path = tmp_path / "gan.weights.h5"
+    gan.save_weights(weights_path)
+    restored = build_gan(seed=3)
+    restored.load_weights(weights_path)
+    expected_state = gan.seed_generator.state.numpy()
+    assert np.array_equal(restored.seed_generator.state.numpy(), expected_state)
+    next_from_saved = ops.convert_to_numpy(gan.sample_latent(4))
+    next_from_restored = ops.convert_to_numpy(restored.sample_latent(4))
+    assert np.array_equal(next_from_restored, next_from_saved)
+
 
 LOAD_AND_TRAIN_SCRIPT = textwrap.dedent(
     """

@@ -128,7 +128,7 @@ def test_wasserstein_g_loss_values():
         ("hinge_d_loss", 20.0, -20.0),
     ],
 )
-def test_d_loss_confident_correct_discriminator_near_zero(name, real_logit, fake_logit):
+def test_d_loss_confident_right_near_zero(name, real_logit, fake_logit):
     # Real = 1, fake = 0: a discriminator that is sure and right has almost
     # no loss, and the same outputs with real and fake swapped cost a lot.
     d_loss_fn = ALL_LOSSES[name]
@@ -138,7 +138,7 @@ def test_d_loss_confident_correct_discriminator_near_zero(name, real_logit, fake
     assert as_float(wrong) > 0.9
 
 
-def test_minimax_d_loss_confident_wrong_discriminator_large():
+def test_minimax_d_loss_confident_wrong_large():
     value = losses.minimax_d_loss([[-20.0]], [[20.0]])
     assert as_float(value) == pytest.approx(40.0, rel=1e-6)
 
