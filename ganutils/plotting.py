@@ -133,7 +133,7 @@ def show_images(images, ncols=8, title=None, ax=None):
         ax: Axes to draw into; by default a new figure is made.
 
     Returns:
-        The `matplotlib.figure.Figure` that holds the grid.
+        The `matplotlib.figure.Figure` that contains the grid.
     """
     import matplotlib.pyplot as plt
 
@@ -258,7 +258,7 @@ def plot_history(history, axes=None):
             two panels side by side is made.
 
     Returns:
-        The `matplotlib.figure.Figure` that holds the two panels.
+        The `matplotlib.figure.Figure` that contains the two panels.
 
     Raises:
         TypeError: If `history` is neither a History nor a dict.

@@ -151,7 +151,7 @@ def test_sample_from_generator_writes_png(tiny_run, tmp_path):
 
 
 def test_sample_from_gan_matches_generator(tiny_run, tmp_path):
-    # Without EMA, the GAN file and the generator file hold the same weights,
+    # Without EMA, the GAN file and the generator file contain the same weights,
     # and both draw z from the same seeded NumPy generator.
     out_dir, _ = tiny_run
     from_gan = tmp_path / "gan.png"
