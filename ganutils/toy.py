@@ -56,7 +56,7 @@ def sample_mixture_1d(n, means=(-2.0, 2.0), stds=0.5, weights=None, seed=None):
         n: Number of points.
         means: Mean of each component.
         stds: Standard deviation of each component, or one value for all.
-        weights: Probability of each component; equal weights if `None`.
+        weights: Probability of each component, or `None` for equal weights.
         seed: Seed of the NumPy generator.
 
     Returns:
@@ -77,7 +77,7 @@ def mixture_density_1d(x, means=(-2.0, 2.0), stds=0.5, weights=None):
         x: Points, any shape.
         means: Mean of each component.
         stds: Standard deviation of each component, or one value for all.
-        weights: Probability of each component; equal weights if `None`.
+        weights: Probability of each component, or `None` for equal weights.
 
     Returns:
         float64 array of the same shape as `x`, at least 0.
@@ -97,7 +97,7 @@ def ring_mode_centers(num_modes=8, radius=2.0):
         radius: Radius of the circle.
 
     Returns:
-        float32 array of shape `(num_modes, 2)`; the first center is
+        float32 array of shape `(num_modes, 2)`. The first center is
         `(radius, 0)` and the others follow counter-clockwise.
     """
     _check_count(num_modes, "num_modes")
@@ -132,8 +132,8 @@ def sample_ring(n, num_modes=8, radius=2.0, std=0.05, seed=None):
 def optimal_discriminator(p_data, p_g):
     """Compute the optimal discriminator `D*(x) = p_data / (p_data + p_g)`.
 
-    Where both densities are 0 every value of D is optimal; this function
-    returns 0.5 there.
+    Where both densities are 0 every value of D is optimal, and this
+    function returns 0.5 there.
 
     Args:
         p_data: Density of the real data at some points, at least 0.
@@ -145,7 +145,10 @@ def optimal_discriminator(p_data, p_g):
     p_data = np.asarray(p_data, dtype=np.float64)
     p_g = np.asarray(p_g, dtype=np.float64)
     if np.any(p_data < 0) or np.any(p_g < 0):
-        raise ValueError("Densities must be non-negative. Received negative values.")
+        raise ValueError(
+            "Densities must be non-negative. Received: "
+            f"min(p_data)={p_data.min()}, min(p_g)={p_g.min()}"
+        )
     total = p_data + p_g
     safe_total = np.where(total > 0, total, 1.0)
     return np.where(total > 0, p_data / safe_total, 0.5)
@@ -159,7 +162,10 @@ def _as_probabilities(p, q, dx):
             f"p and q must have the same shape. Received: {p.shape} and {q.shape}"
         )
     if np.any(p < 0) or np.any(q < 0):
-        raise ValueError("p and q must be non-negative. Received negative values.")
+        raise ValueError(
+            "p and q must be non-negative. Received: "
+            f"min(p)={p.min()}, min(q)={q.min()}"
+        )
     return p * dx, q * dx
 
 
@@ -201,7 +207,7 @@ def value_at_optimal_discriminator(p_data, p_g, dx=1.0):
     Args:
         p_data: Real-data density on an evenly spaced grid (or probabilities).
         p_g: Generator density on the same grid.
-        dx: Grid spacing; 1 for probabilities.
+        dx: Grid spacing, or 1 for probabilities.
 
     Returns:
         float in [-ln 4, 0].
@@ -225,7 +231,7 @@ def mode_coverage(samples, centers, max_distance, min_share=0.01):
     """Count the modes that the samples cover, and the share near any mode.
 
     A sample is near a mode if its Euclidean distance to the mode's center
-    is at most `max_distance`; it is assigned to the nearest center. A mode
+    is at most `max_distance`, and it counts for the nearest center only. A mode
     is covered if at least `min_share` of all samples are near it, so a few
     stray points do not count as a mode.
 
@@ -295,9 +301,9 @@ class MinibatchStddev(layers.Layer):
 
     The layer computes the standard deviation of each feature over the batch,
     averages it into one number and appends that number to every row. A
-    discriminator with this layer sees how spread out a whole batch is, so a
+    discriminator with this layer gets a measure of the batch's spread, so a
     generator that puts all its samples on one mode gets a batch whose value
-    differs from a real batch's. `ganutils.GAN` passes real and generated
+    differs from that of a real batch. `ganutils.GAN` passes real and generated
     samples through D as separate batches, so each batch is all real or all
     generated.
 
@@ -387,7 +393,7 @@ def plot_samples(real, generated, ax=None, centers=None, bins=60, title=None):
     Args:
         real: Real samples, `(n, 1)` or `(n, 2)`.
         generated: Generated samples with the same number of columns.
-        ax: Matplotlib axes to draw on; a new figure if `None`.
+        ax: Matplotlib axes to draw on, or `None` for a new figure.
         centers: Optional mode centers `(num_modes, 2)`, drawn as crosses.
         bins: Histogram bins, used in 1-D.
         title: Axes title.
