@@ -217,7 +217,7 @@ def load_history_csv(path):
 
     It reads the files of `HistoryCSVLogger` and of `keras.callbacks.CSVLogger`.
     The `epoch` and `seconds` columns are left out, and so are columns that
-    hold only `NA` (the empty `val_*` columns of Keras' `CSVLogger`).
+    contain only `NA` (the empty `val_*` columns of Keras' `CSVLogger`).
 
     Args:
         path: CSV file with a header row and one row per epoch.
