@@ -40,19 +40,19 @@ CHECKSUMS = {
     "fashion_mnist": {
         "train-images-idx3-ubyte.gz": {
             "gz": ("b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",),
-            "payload": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+            "payload": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",  # noqa: E501
         },
         "train-labels-idx1-ubyte.gz": {
             "gz": ("0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",),
-            "payload": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+            "payload": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",  # noqa: E501
         },
         "t10k-images-idx3-ubyte.gz": {
             "gz": ("cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",),
-            "payload": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+            "payload": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",  # noqa: E501
         },
         "t10k-labels-idx1-ubyte.gz": {
             "gz": ("8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",),
-            "payload": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+            "payload": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",  # noqa: E501
         },
     },
     "mnist": {
@@ -84,8 +84,16 @@ KERAS_CACHE_NAMES = {"fashion_mnist": "fashion-mnist", "mnist": "mnist"}
 DEBIAN_NAMES = {"fashion_mnist": "fashion-mnist", "mnist": "mnist"}
 
 FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
@@ -180,7 +188,9 @@ def verify_file(name, path, file_name=None):
 def _parse_idx(payload, path):
     magic = int.from_bytes(payload[0:4], "big")
     if magic == 2051:
-        count, rows, cols = (int.from_bytes(payload[i : i + 4], "big") for i in (4, 8, 12))
+        count, rows, cols = (
+            int.from_bytes(payload[i : i + 4], "big") for i in (4, 8, 12)
+        )
         return np.frombuffer(payload, np.uint8, offset=16).reshape(count, rows, cols)
     if magic == 2049:
         return np.frombuffer(payload, np.uint8, offset=8).astype(np.int64)
@@ -198,7 +208,9 @@ def _download(url, destination, name):
     handle, temporary = tempfile.mkstemp(dir=destination.parent, suffix=".part")
     try:
         with os.fdopen(handle, "wb") as file:
-            with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
+            with urllib.request.urlopen(
+                url, timeout=DOWNLOAD_TIMEOUT_SECONDS
+            ) as response:
                 shutil.copyfileobj(response, file)
         # A connection that closes early can end the copy without an error,
         # so the checksum decides whether the download is complete.
@@ -273,7 +285,8 @@ def load_dataset(name, split="train", data_dir=None, download=True):
     """
     if name not in CHECKSUMS:
         raise ValueError(
-            f"Unknown dataset. Expected one of {sorted(CHECKSUMS)}. Received: name={name!r}"
+            f"Unknown dataset. Expected one of {sorted(CHECKSUMS)}. "
+            f"Received: name={name!r}"
         )
     if split not in FILE_NAMES:
         raise ValueError(
@@ -336,7 +349,9 @@ def check_image_range(images, name="images"):
         )
 
 
-def make_dataset(images, batch_size, labels=None, shuffle=True, seed=None, prefetch=True):
+def make_dataset(
+    images, batch_size, labels=None, shuffle=True, seed=None, prefetch=True
+):
     """Build a `tf.data.Dataset` of training batches for `GAN.fit`.
 
     The pipeline shuffles (a new order each epoch), batches, drops the last
@@ -368,7 +383,9 @@ def make_dataset(images, batch_size, labels=None, shuffle=True, seed=None, prefe
         )
     check_image_range(images)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-        raise ValueError(f"batch_size must be an int. Received: batch_size={batch_size!r}")
+        raise ValueError(
+            f"batch_size must be an int. Received: batch_size={batch_size!r}"
+        )
     if not 1 <= batch_size <= len(images):
         raise ValueError(
             f"batch_size must be between 1 and the number of images ({len(images)}). "
@@ -416,7 +433,9 @@ def load_image_folder(path, image_size, channels=3):
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3. Received: channels={channels}")
     files = sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
     )
     if not files:
         raise ValueError(

@@ -100,8 +100,13 @@ class GAN(keras.Model):
     ):
         super().__init__(**kwargs)
         self._check_arguments(
-            generator, discriminator, latent_dim, d_steps, gradient_penalty_weight,
-            ema_decay, num_classes,
+            generator,
+            discriminator,
+            latent_dim,
+            d_steps,
+            gradient_penalty_weight,
+            ema_decay,
+            num_classes,
         )
         self.generator = generator
         self.discriminator = discriminator
@@ -125,8 +130,13 @@ class GAN(keras.Model):
 
     @staticmethod
     def _check_arguments(
-        generator, discriminator, latent_dim, d_steps, gradient_penalty_weight,
-        ema_decay, num_classes,
+        generator,
+        discriminator,
+        latent_dim,
+        d_steps,
+        gradient_penalty_weight,
+        ema_decay,
+        num_classes,
     ):
         for name, model in (("generator", generator), ("discriminator", discriminator)):
             if not isinstance(model, keras.Model):
@@ -134,12 +144,19 @@ class GAN(keras.Model):
                     f"{name} must be a keras.Model. Received: {name} of type "
                     f"{type(model).__name__}"
                 )
-        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
+        if (
+            isinstance(latent_dim, bool)
+            or not isinstance(latent_dim, int)
+            or latent_dim < 1
+        ):
             raise ValueError(
-                f"latent_dim must be a positive int. Received: latent_dim={latent_dim!r}"
+                "latent_dim must be a positive int. "
+                f"Received: latent_dim={latent_dim!r}"
             )
         if isinstance(d_steps, bool) or not isinstance(d_steps, int) or d_steps < 1:
-            raise ValueError(f"d_steps must be an int >= 1. Received: d_steps={d_steps!r}")
+            raise ValueError(
+                f"d_steps must be an int >= 1. Received: d_steps={d_steps!r}"
+            )
         if gradient_penalty_weight < 0:
             raise ValueError(
                 "gradient_penalty_weight must be >= 0. Received: "
@@ -149,9 +166,12 @@ class GAN(keras.Model):
             raise ValueError(
                 f"ema_decay must be in (0, 1) or None. Received: ema_decay={ema_decay}"
             )
-        if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 2):
+        if num_classes is not None and (
+            not isinstance(num_classes, int) or num_classes < 2
+        ):
             raise ValueError(
-                f"num_classes must be an int >= 2 or None. Received: num_classes={num_classes!r}"
+                "num_classes must be an int >= 2 or None. "
+                f"Received: num_classes={num_classes!r}"
             )
 
         generator_input = _shape_tuple(generator.inputs[0].shape)
@@ -187,7 +207,9 @@ class GAN(keras.Model):
             ValueError: If one optimizer object is passed for both models, or
                 the loss name is unknown.
         """
-        if d_optimizer is g_optimizer and isinstance(d_optimizer, keras.optimizers.Optimizer):
+        if d_optimizer is g_optimizer and isinstance(
+            d_optimizer, keras.optimizers.Optimizer
+        ):
             raise ValueError(
                 "d_optimizer and g_optimizer are the same object. One optimizer "
                 "keeps one set of moment estimates and one step counter, so "
@@ -323,7 +345,9 @@ class GAN(keras.Model):
                 )
                 d_loss = self.d_loss_fn(real_logits, fake_logits)
                 if self.gradient_penalty_weight > 0:
-                    penalty = self.gradient_penalty(real_images, generated_images, labels)
+                    penalty = self.gradient_penalty(
+                        real_images, generated_images, labels
+                    )
                     d_loss = d_loss + self.gradient_penalty_weight * penalty
                 scaled_d_loss = _scale_for_replicas(d_loss)
             d_weights = self.discriminator.trainable_variables
@@ -364,7 +388,9 @@ class GAN(keras.Model):
 
     def _update_ema(self):
         decay = self.ema_decay
-        for ema_weight, weight in zip(self.ema_generator.weights, self.generator.weights):
+        for ema_weight, weight in zip(
+            self.ema_generator.weights, self.generator.weights, strict=True
+        ):
             ema_weight.assign(decay * ema_weight + (1.0 - decay) * weight)
 
     def generate(self, n, labels=None, seed=None, batch_size=256, use_ema=True):
@@ -388,12 +414,16 @@ class GAN(keras.Model):
             if labels is None:
                 raise ValueError("A conditional GAN needs labels of shape (n,).")
             labels = np.asarray(labels, dtype="int32").reshape(n)
-        generator = self.ema_generator if (use_ema and self.ema_generator) else self.generator
+        generator = (
+            self.ema_generator if (use_ema and self.ema_generator) else self.generator
+        )
         rng = np.random.default_rng(seed)
         latent_vectors = rng.standard_normal((n, self.latent_dim)).astype("float32")
         batches = []
         for start in range(0, n, batch_size):
-            batch_labels = None if labels is None else labels[start : start + batch_size]
+            batch_labels = (
+                None if labels is None else labels[start : start + batch_size]
+            )
             inputs = self._generator_inputs(
                 latent_vectors[start : start + batch_size], batch_labels
             )
@@ -420,7 +450,9 @@ class GAN(keras.Model):
         config.update(
             {
                 "generator": keras.saving.serialize_keras_object(self.generator),
-                "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+                "discriminator": keras.saving.serialize_keras_object(
+                    self.discriminator
+                ),
                 "latent_dim": self.latent_dim,
                 "d_steps": self.d_steps,
                 "gradient_penalty_weight": self.gradient_penalty_weight,

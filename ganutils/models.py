@@ -155,7 +155,8 @@ def build_dcgan_generator(
     height, width, channels = _check_image_shape(image_shape)
     if height != width:
         raise ValueError(
-            f"The DCGAN builders make square images. Received: image_shape={image_shape}"
+            f"The DCGAN builders make square images. "
+            f"Received: image_shape={image_shape}"
         )
     if base_filters < 1:
         raise ValueError(
@@ -205,7 +206,8 @@ def build_dcgan_discriminator(
     height, width, _ = _check_image_shape(image_shape)
     if height != width:
         raise ValueError(
-            f"The DCGAN builders take square images. Received: image_shape={image_shape}"
+            f"The DCGAN builders take square images. "
+            f"Received: image_shape={image_shape}"
         )
     if base_filters < 1:
         raise ValueError(
