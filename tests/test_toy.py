@@ -1,10 +1,13 @@
 import math
 
 import keras
+import matplotlib
 import numpy as np
 import pytest
 
 from ganutils import GAN, toy
+
+matplotlib.use("Agg")
 
 
 def test_sample_mixture_1d_shape_and_moments():
@@ -220,3 +223,31 @@ def test_toy_discriminator_with_minibatch_stddev():
     layer_types = [type(layer).__name__ for layer in discriminator.layers]
     assert layer_types.count("MinibatchStddev") == 1
     assert tuple(discriminator(np.zeros((6, 2), dtype="float32")).shape) == (6, 1)
+
+
+def test_plot_samples_draws_1d_and_2d():
+    import matplotlib.pyplot as plt
+
+    ax_1d = toy.plot_samples(toy.sample_mixture_1d(50, seed=0), np.zeros((30, 1)))
+    assert len(ax_1d.patches) > 0
+    centers = toy.ring_mode_centers(8)
+    ax_2d = toy.plot_samples(toy.sample_ring(50, seed=0), centers, centers=centers)
+    # Real points, generated points and the mode crosses.
+    assert len(ax_2d.collections) == 3
+    plt.close("all")
+
+
+def test_plot_samples_rejects_3d_points():
+    with pytest.raises(ValueError, match=r"\(n, 1\) or \(n, 2\)"):
+        toy.plot_samples(np.zeros((5, 3)), np.zeros((5, 3)))
+
+
+def test_plot_snapshots_one_panel_per_pick():
+    import matplotlib.pyplot as plt
+
+    real = toy.sample_ring(40, seed=0)
+    snapshots = [(epoch, real + epoch) for epoch in range(9)]
+    figure = toy.plot_snapshots(snapshots, real, max_columns=3)
+    titles = [ax.get_title() for ax in figure.axes]
+    assert titles == ["epoch 0", "epoch 4", "epoch 8"]
+    plt.close("all")
