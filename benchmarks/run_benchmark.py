@@ -403,7 +403,14 @@ def format_table(results_path):
             record = json.loads(line)
             latest[record["name"]] = record
     peak_gflops = max(record["matmul_peak_gflops"] for record in latest.values())
-    header = ["Configuration", "Steps", "Epochs", "Images/s", "% of matmul peak"]
+    header = [
+        "Configuration",
+        "Steps",
+        "Epochs",
+        "Images/s",
+        "GFLOP/s (est.)",
+        "% of matmul peak",
+    ]
     header += [title for title, _, _ in TABLE_COLUMNS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     order = [*EXTRA_ROWS, *CONFIGS]
@@ -413,12 +420,13 @@ def format_table(results_path):
         record = latest[name]
         row = [name]
         if name in EXTRA_ROWS:
-            row += ["-", "-", "-", "-"]
+            row += ["-"] * 5
         else:
             row += [
                 str(record["steps"]),
                 f"{record['epochs']:.1f}",
                 f"{record['images_per_second']:.0f}",
+                f"{record['achieved_gflops']:.0f}",
                 f"{100 * record['achieved_gflops'] / peak_gflops:.1f}",
             ]
         row += [fmt.format(record["metrics"][key]) for _, key, fmt in TABLE_COLUMNS]
