@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from ganutils import metrics
+from ganutils import GAN, metrics
 from ganutils.data import ChecksumError, DatasetNotFoundError, load_dataset
+from ganutils.models import build_models
 
 
 def random_covariance(rng, d):
@@ -530,6 +531,16 @@ def test_evaluate_generator_model(classifier, real_features):
     assert np.isnan(results["memorization_ratio"])
     assert results["fid"] > 0
     assert results["two_sample_accuracy"] > 0.9
+
+
+def test_generate_images_from_gan_is_seeded():
+    generator, discriminator = build_models("mlp", latent_dim=8)
+    gan = GAN(generator, discriminator, latent_dim=8)
+    first = metrics.generate_images(gan, 20, seed=3, batch_size=7)
+    second = metrics.generate_images(gan, 20, seed=3, batch_size=7)
+    assert first.shape == (20, 28, 28, 1)
+    np.testing.assert_array_equal(first, second)
+    assert np.all(np.abs(first) <= 1.0)
 
 
 def test_generate_images_rejects_other_objects():
