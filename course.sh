@@ -56,8 +56,15 @@ case "$command" in
     train)
         setup_venv
         setup_data
+        # Write to runs/fashion_dcgan unless the options name another folder.
+        out_option=(--out runs/fashion_dcgan)
+        for argument in "$@"; do
+            case "$argument" in
+                --out|--out=*) out_option=() ;;
+            esac
+        done
         exec "$VENV/bin/ganutils" train --dataset fashion_mnist --model dcgan \
-            --out runs/fashion_dcgan "$@"
+            "${out_option[@]}" "$@"
         ;;
     test)
         setup_venv

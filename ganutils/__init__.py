@@ -8,7 +8,15 @@ import os
 # failed" while training the DCGAN; errors that matter still raise in Python.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from ganutils.gan import GAN  # noqa: E402
-
 __all__ = ["GAN"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # `ganutils.GAN` imports TensorFlow on first use, so `ganutils --help`
+    # and the modules that need only NumPy start without it.
+    if name == "GAN":
+        from ganutils.gan import GAN
+
+        return GAN
+    raise AttributeError(f"module 'ganutils' has no attribute {name!r}")

@@ -4,16 +4,20 @@
 folder; `ganutils sample` draws a grid of images from a saved generator.
 Bad arguments end the program with one line on stderr and exit code 2.
 
-NOTE: `import ganutils` imports TensorFlow before this module runs, so the
-C++ log level is the one `ganutils/__init__.py` sets (`TF_CPP_MIN_LOG_LEVEL=3`
-unless the environment sets another). TF 2.21 still writes about six INFO
-lines to stderr while it loads, before its logging is set up, at any level.
+TensorFlow is imported only by the commands that need it, so `--help` and
+argument errors answer at once. `ganutils/__init__.py` sets
+`TF_CPP_MIN_LOG_LEVEL=3` unless the environment sets another level.
+NOTE: TF 2.21 still writes about six INFO lines to stderr while it loads,
+before its logging is set up, at any level.
 """
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 import time
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,7 +25,7 @@ import numpy as np
 
 # Defaults of `ganutils train`. With them, a DCGAN draws recognisable
 # Fashion-MNIST garments after 15 epochs on the 60,000 training images. That
-# run took 8 min 14 s on a shared 2-core CPU without a GPU (docs/main_job.md).
+# run took 8 min 14 s on a shared 2-core CPU without a GPU (README.md).
 DEFAULT_EPOCHS = 15
 DEFAULT_BATCH_SIZE = 128
 DEFAULT_LATENT_DIM = 64
@@ -33,6 +37,10 @@ DEFAULT_NUM_SAMPLES = 64
 # against the black background of Fashion-MNIST and MNIST.
 GRID_PADDING = 2
 GRID_PAD_VALUE = 255
+
+# The names in ganutils.losses.LOSSES, repeated here so that building the
+# parser does not import Keras; a test checks that the two agree.
+LOSS_NAMES = ("hinge", "least_squares", "minimax", "non_saturating", "wasserstein")
 
 # Files and folders that `train` writes into its run folder.
 RUN_OUTPUTS = (
@@ -109,8 +117,6 @@ def _unit_interval(text):
 
 
 def _add_train_parser(subparsers):
-    from ganutils.losses import LOSSES
-
     parser = subparsers.add_parser(
         "train",
         help="train a GAN and write a run folder",
@@ -198,7 +204,7 @@ def _add_train_parser(subparsers):
     )
     training.add_argument(
         "--loss",
-        choices=sorted(LOSSES),
+        choices=LOSS_NAMES,
         default="non_saturating",
         help="GAN loss (default: %(default)s)",
     )
@@ -381,6 +387,35 @@ def _prepare_run_folder(out_dir, overwrite):
     out_dir.mkdir(parents=True, exist_ok=True)
 
 
+def _import_tensorflow_quietly():
+    """Import TensorFlow with its start-up lines on stderr held back.
+
+    TF 2.21 writes its INFO lines from C++ before its log level applies, so
+    they are caught by pointing file descriptor 2 at a temporary file during
+    the import. They are replayed if the import fails or if
+    `TF_CPP_MIN_LOG_LEVEL` is below 3.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved_fd = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except BaseException:
+            os.dup2(saved_fd, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+        if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") < "3":
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+
+
 def _format_duration(seconds):
     minutes, seconds = divmod(round(seconds), 60)
     return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
@@ -409,7 +444,7 @@ def _build_gan(args, image_shape):
 
     model_options = {}
     if args.model == "dcgan":
-        model_options["base_filters"] = args.base_filters or DEFAULT_BASE_FILTERS
+        model_options["base_filters"] = args.base_filters
     generator, discriminator = build_models(
         args.model, args.latent_dim, image_shape, **model_options
     )
@@ -464,6 +499,9 @@ def train(args):
     start_time = time.perf_counter()
     if args.model != "dcgan" and args.base_filters is not None:
         raise UsageError("--base-filters applies to --model dcgan only")
+    if args.model == "dcgan" and args.base_filters is None:
+        # Filled in here so that run.json records the value that was used.
+        args.base_filters = DEFAULT_BASE_FILTERS
     images = _load_training_images(args)
     out_dir = Path(args.out)
     _prepare_run_folder(out_dir, args.overwrite)
@@ -553,6 +591,13 @@ def _load_model(path):
 
     import ganutils.gan  # noqa: F401  (registers the GAN class for loading)
 
+    # Keras reports a damaged .keras archive as "File not found", which
+    # misleads when the file exists, so check that it is a zip archive first.
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+        raise UsageError(
+            f"{path} is not a valid .keras file (it is not a zip archive); "
+            "it may be damaged or cut short. Save the model again"
+        )
     try:
         return keras.saving.load_model(path)
     except (ValueError, OSError, KeyError, TypeError) as error:
@@ -623,8 +668,10 @@ def main(argv=None):
         argv: Arguments without the program name; by default `sys.argv[1:]`.
 
     Returns:
-        0 on success, 1 if a dataset or a file could not be read or
-        written, 2 for invalid arguments, 130 if training was interrupted.
+        0 on success; 1 if the dataset could not be found or verified, or a
+        file could not be written; 2 for invalid arguments, including a model
+        file that is missing or can't be loaded; 130 if training was
+        interrupted.
     """
     from ganutils.data import ChecksumError, DatasetNotFoundError
 
@@ -634,6 +681,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.argv = list(argv)
     prog = f"ganutils {args.command}"
+    _import_tensorflow_quietly()
     try:
         return args.handler(args)
     except UsageError as error:

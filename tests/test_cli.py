@@ -223,3 +223,9 @@ def test_train_mlp_base_filters_exits_2(tmp_path, capsys):
     exit_code, stderr = run_main(argv, capsys)
     assert exit_code == 2
     assert "--base-filters applies to --model dcgan only" in stderr
+
+
+def test_loss_names_match_losses_module():
+    from ganutils.losses import LOSSES
+
+    assert cli.LOSS_NAMES == tuple(sorted(LOSSES))
