@@ -27,13 +27,13 @@ FILE_NAMES = {
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
 
-# SHA-256 of each file. `gz` lists accepted digests of the .gz file itself;
+# SHA-256 of each file. `gz` lists accepted digests of the .gz file itself.
 # `payload` is the digest of the decompressed idx bytes, which does not depend
 # on how the file was compressed. The MNIST .gz digests are those of the files
-# published by LeCun et al. (and mirrored where Keras downloads from). Debian's
-# dataset-fashion-mnist package recompresses Zalando's files, so its .gz bytes
-# differ from the published ones; the Fashion-MNIST payload digests below were
-# computed from Debian's package (version 0.0~git20200523.55506a9-1).
+# published by LeCun et al., which the mirror in DOWNLOAD_URLS serves too.
+# Debian's dataset-fashion-mnist package recompresses Zalando's files, so its
+# .gz bytes differ from the published ones. The Fashion-MNIST digests below
+# were therefore computed from Debian's package (0.0~git20200523.55506a9-1).
 # NOTE: the Fashion-MNIST payload digests have not been compared with a fresh
 # download from Zalando's site, which this offline machine cannot reach.
 CHECKSUMS = {
@@ -75,7 +75,8 @@ CHECKSUMS = {
     },
 }
 
-# Where Keras' loaders download from, and the folder name Keras caches into.
+# Download addresses (those of Keras' own loaders for Fashion-MNIST, and the
+# public mirror of the MNIST idx files) and Keras' cache folder names.
 DOWNLOAD_URLS = {
     "fashion_mnist": "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
     "mnist": "https://storage.googleapis.com/cvdf-datasets/mnist/",
