@@ -5,7 +5,7 @@ folder; `ganutils sample` draws a grid of images from a saved generator.
 Bad arguments end the program with one line on stderr and exit code 2.
 
 TensorFlow is imported only by the commands that need it, so `--help` and
-argument errors answer at once. `ganutils/__init__.py` sets
+argument errors are reported at once. `ganutils/__init__.py` sets
 `TF_CPP_MIN_LOG_LEVEL=3` unless the environment sets another level.
 NOTE: TF 2.21 still writes about six INFO lines to stderr while it loads,
 before its logging is set up, at any level.
@@ -66,54 +66,39 @@ class _ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}. See '{self.prog} --help'.\n")
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer >= 1, received {text!r}"
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, received {value}")
-    return value
+def _number_type(convert, is_valid, expected):
+    """Make an argparse `type` that converts text and checks the value.
+
+    Args:
+        convert: `int` or `float`.
+        is_valid: Predicate that accepts a valid converted value.
+        expected: Description for messages, for example "an integer >= 1".
+
+    Returns:
+        A function from the option's text to its value, which raises
+        `argparse.ArgumentTypeError` naming the expected and received value.
+    """
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {expected}, received {text!r}"
+            ) from None
+        if not is_valid(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, received {value}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer >= 0, received {text!r}"
-        ) from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, received {value}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number > 0, received {text!r}"
-        ) from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, received {value}")
-    return value
-
-
-def _unit_interval(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number in [0, 1), received {text!r}"
-        ) from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(
-            f"expected a number in [0, 1), received {value}"
-        )
-    return value
+_positive_int = _number_type(int, lambda value: value >= 1, "an integer >= 1")
+_non_negative_int = _number_type(int, lambda value: value >= 0, "an integer >= 0")
+_positive_float = _number_type(float, lambda value: value > 0, "a number > 0")
+_unit_interval = _number_type(
+    float, lambda value: 0.0 <= value < 1.0, "a number in [0, 1)"
+)
 
 
 def _add_train_parser(subparsers):
@@ -469,7 +454,7 @@ def _save_models_and_figures(gan, args, out_dir, completed_epochs):
     """Write the models, the final grid, the history plot and the GIF."""
     from ganutils.plotting import make_gif, save_image_grid
 
-    # generator.keras holds the generator that samples are drawn from: the
+    # generator.keras contains the generator that samples are drawn from: the
     # moving average when --ema-decay is set.
     sampling_generator = gan.generator
     if gan.ema_generator is not None:
@@ -490,7 +475,7 @@ def _save_models_and_figures(gan, args, out_dir, completed_epochs):
 
 
 def train(args):
-    """Train a GAN as the `train` options say and write the run folder."""
+    """Train a GAN with the `train` options and write the run folder."""
     import keras
 
     from ganutils.data import make_dataset
@@ -648,7 +633,7 @@ def sample(args):
         latent_vectors = rng.standard_normal((args.n, latent_dim)).astype("float32")
         images = keras.ops.convert_to_numpy(model.predict(latent_vectors, verbose=0))
     else:
-        raise UsageError(f"{path} holds a {type(model).__name__}, not a Keras model")
+        raise UsageError(f"{path} contains a {type(model).__name__}, not a Keras model")
 
     out_path = save_image_grid(
         images,
