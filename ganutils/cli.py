@@ -7,8 +7,9 @@ Bad arguments end the program with one line on stderr and exit code 2.
 TensorFlow is imported only by the commands that need it, so `--help` and
 argument errors are reported at once. `ganutils/__init__.py` sets
 `TF_CPP_MIN_LOG_LEVEL=3` unless the environment sets another level.
-NOTE: TF 2.21 still writes about six INFO lines to stderr while it loads,
-before its logging is set up, at any level.
+TF 2.21 writes about six INFO lines to stderr while it loads, before its
+logging is set up and at any level, so `_import_tensorflow_quietly` holds
+them back.
 """
 
 import argparse
