@@ -8,7 +8,7 @@ TensorFlow is imported only by the commands that need it, so `--help` and
 argument errors are reported at once. `ganutils/__init__.py` sets
 `TF_CPP_MIN_LOG_LEVEL=3` unless the environment sets another level.
 TF 2.21 writes about six INFO lines to stderr while it loads, before its
-logging is set up and at any level, so `_import_tensorflow_quietly` holds
+logging is set up and at any level, so `_import_tensorflow_quietly` keeps
 them back.
 """
 

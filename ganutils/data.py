@@ -111,7 +111,8 @@ def _sha256_bytes(data):
     return hashlib.sha256(data).hexdigest()
 
 
-def _sha256_file(path):
+def sha256_file(path):
+    """Return the hexadecimal SHA-256 digest of the file at `path`."""
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         for chunk in iter(lambda: file.read(1 << 20), b""):
@@ -164,7 +165,7 @@ def verify_file(name, path, file_name=None):
     path = Path(path)
     file_name = file_name or path.name
     expected = CHECKSUMS[name][file_name]
-    gz_digest = _sha256_file(path)
+    gz_digest = sha256_file(path)
     try:
         with gzip.open(path, "rb") as file:
             payload = file.read()

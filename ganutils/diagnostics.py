@@ -11,7 +11,7 @@ it was compared with. The thresholds and the reasons for them:
   non-saturating generator loss is `ln 2 = 0.693`. A mean `d_loss` below 0.1
   means D classifies correctly with a probability of about 0.95 or more on
   both kinds of images (`-2 ln 0.95 = 0.103`), so the generator's gradient
-  carries little information. A gap `d_real - d_fake` above 0.8 says the same
+  carries little information. A gap `d_real - d_fake` above 0.8 means the same
   in probabilities.
 - A discriminator that stops learning (`check_discriminator_losing`): a mean
   `d_loss` above 2.0, well above the 1.386 of a discriminator that guesses,
@@ -156,6 +156,19 @@ def _last(series, window):
     return series[-min(window, series.size) :]
 
 
+def _windowed_d_loss(history, window):
+    """Return the history as a dict and its mean `d_loss` over `window` entries."""
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be a positive int. Received: window={window!r}")
+    values = _history_dict(history)
+    if values.get("d_loss") is None or values["d_loss"].size == 0:
+        raise ValueError(
+            "The history has no 'd_loss' values. Expected the metrics of "
+            f"ganutils.GAN.fit. Received metrics: {sorted(values)}"
+        )
+    return values, float(np.mean(_last(values["d_loss"], window)))
+
+
 def check_discriminator_dominance(
     history,
     window=3,
@@ -184,15 +197,7 @@ def check_discriminator_dominance(
         ValueError: If the history has no `"d_loss"` values, or `window` is
             not a positive int.
     """
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValueError(f"window must be a positive int. Received: window={window!r}")
-    values = _history_dict(history)
-    if values.get("d_loss") is None or values["d_loss"].size == 0:
-        raise ValueError(
-            "The history has no 'd_loss' values. Expected the metrics of "
-            f"ganutils.GAN.fit. Received metrics: {sorted(values)}"
-        )
-    d_loss = float(np.mean(_last(values["d_loss"], window)))
+    values, d_loss = _windowed_d_loss(history, window)
     parts = [f"mean d_loss over the last {window} entries is {d_loss:.3f}"]
     gap = None
     if "d_real" in values and "d_fake" in values:
@@ -247,15 +252,7 @@ def check_discriminator_losing(history, window=3, d_loss_threshold=LOSING_D_LOSS
         ValueError: If the history has no `"d_loss"` values, or `window` is
             not a positive int.
     """
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValueError(f"window must be a positive int. Received: window={window!r}")
-    values = _history_dict(history)
-    if values.get("d_loss") is None or values["d_loss"].size == 0:
-        raise ValueError(
-            "The history has no 'd_loss' values. Expected the metrics of "
-            f"ganutils.GAN.fit. Received metrics: {sorted(values)}"
-        )
-    d_loss = float(np.mean(_last(values["d_loss"], window)))
+    values, d_loss = _windowed_d_loss(history, window)
     measured = f"mean d_loss over the last {window} entries is {d_loss:.3f}"
     if d_loss > d_loss_threshold:
         message = (

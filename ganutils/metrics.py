@@ -13,7 +13,6 @@ synthetic points. `evaluate` runs everything on a generator or a batch of
 images in one call. Taught in notebook 05_evaluating_gans.
 """
 
-import hashlib
 import math
 import warnings
 from pathlib import Path
@@ -22,7 +21,7 @@ import keras
 import numpy as np
 from scipy import linalg, optimize
 
-from ganutils.data import ChecksumError, check_image_range
+from ganutils.data import ChecksumError, check_image_range, sha256_file
 
 CLASSIFIER_DIR = Path(__file__).resolve().parent.parent / "data" / "classifier"
 FEATURE_LAYER = "features"
@@ -36,14 +35,6 @@ CLASSIFIER_SHA256 = {
 }
 
 _classifier_cache = {}
-
-
-def _sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_classifier(dataset="fashion_mnist", path=None, sha256=None):
@@ -87,7 +78,7 @@ def load_classifier(dataset="fashion_mnist", path=None, sha256=None):
             f"The evaluation classifier {path} does not exist. Train it with "
             f"`PYTHONPATH=. python scripts/train_classifier.py --dataset {dataset}`."
         )
-    received = _sha256_file(path)
+    received = sha256_file(path)
     if received != expected:
         raise ChecksumError(
             f"The SHA-256 of the evaluation classifier {path} differs from the "

@@ -18,7 +18,6 @@ A dataset whose files cannot be found is skipped with a message, so
 """
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -33,7 +32,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import layers  # noqa: E402
 
-from ganutils.data import DatasetNotFoundError, load_dataset  # noqa: E402
+from ganutils.data import DatasetNotFoundError, load_dataset, sha256_file  # noqa: E402
 
 DEFAULT_OUT_DIR = Path(__file__).resolve().parent.parent / "data" / "classifier"
 DATASETS = ("fashion_mnist", "mnist")
@@ -77,15 +76,6 @@ def build_classifier(image_shape=(28, 28, 1), num_classes=NUM_CLASSES, feature_d
     x = layers.Dropout(0.3)(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="classifier")
-
-
-def sha256_file(path):
-    """Return the hexadecimal SHA-256 digest of the file at `path`."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _display_path(path):
