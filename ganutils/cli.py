@@ -31,8 +31,9 @@ DEFAULT_EPOCHS = 15
 DEFAULT_BATCH_SIZE = 128
 DEFAULT_LATENT_DIM = 64
 DEFAULT_BASE_FILTERS = 32
-DEFAULT_LEARNING_RATE = 2e-4
+DEFAULT_LEARNING_RATE = 8e-4
 DEFAULT_BETA_1 = 0.5
+DEFAULT_EMA_DECAY = 0.995
 DEFAULT_NUM_SAMPLES = 64
 # Sample grids separate the images with 2 white pixels, which stand out
 # against the black background of Fashion-MNIST and MNIST.
@@ -163,10 +164,12 @@ def _add_train_parser(subparsers):
     model.add_argument(
         "--ema-decay",
         type=_unit_interval,
+        default=DEFAULT_EMA_DECAY,
         metavar="R",
         help=(
             "keep an exponential moving average of the generator's weights with "
-            "this decay per step, e.g. 0.999, and sample from it (default: off)"
+            "this decay per step and sample from it; 0 switches it off "
+            "(default: %(default)s)"
         ),
     )
 
@@ -440,7 +443,8 @@ def _build_gan(args, image_shape):
         args.latent_dim,
         d_steps=args.d_steps,
         gradient_penalty_weight=args.gp_weight,
-        ema_decay=args.ema_decay,
+        # --ema-decay 0 means no moving average.
+        ema_decay=args.ema_decay or None,
         seed=args.seed,
     )
     gan.compile(

@@ -1,5 +1,6 @@
 """Tests of the `ganutils` command line, run in subprocesses as a user would."""
 
+import json
 import os
 import re
 import subprocess
@@ -151,8 +152,9 @@ def test_sample_from_generator_writes_png(tiny_run, tmp_path):
 
 
 def test_sample_from_gan_matches_generator(tiny_run, tmp_path):
-    # Without EMA, the GAN file and the generator file contain the same weights,
-    # and both draw z from the same seeded NumPy generator.
+    # generator.keras holds the generator that the GAN samples from (the moving
+    # average, on by default), and both draw z from the same seeded NumPy
+    # generator.
     out_dir, _ = tiny_run
     from_gan = tmp_path / "gan.png"
     from_generator = tmp_path / "generator.png"
@@ -229,3 +231,34 @@ def test_loss_names_match_losses_module():
     from ganutils.losses import LOSSES
 
     assert cli.LOSS_NAMES == tuple(sorted(LOSSES))
+
+
+def build_train_gan(*options):
+    """Parse `train` options as the CLI does and build its GAN (base_filters 8)."""
+    args = cli.build_parser().parse_args(["train", "--out", "unused", *options])
+    args.base_filters = 8
+    return cli._build_gan(args, (28, 28, 1))
+
+
+def test_train_default_samples_from_moving_average():
+    gan = build_train_gan()
+    assert gan.ema_decay == cli.DEFAULT_EMA_DECAY
+    assert gan.ema_generator is not None
+    assert float(gan.d_optimizer.learning_rate) == pytest.approx(
+        cli.DEFAULT_LEARNING_RATE
+    )
+    assert float(gan.g_optimizer.learning_rate) == pytest.approx(
+        cli.DEFAULT_LEARNING_RATE
+    )
+
+
+def test_train_ema_decay_zero_switches_average_off():
+    gan = build_train_gan("--ema-decay", "0")
+    assert gan.ema_decay is None
+    assert gan.ema_generator is None
+
+
+def test_train_run_json_records_ema_decay(tiny_run):
+    out_dir, _ = tiny_run
+    options = json.loads((out_dir / "run.json").read_text())["options"]
+    assert options["ema_decay"] == cli.DEFAULT_EMA_DECAY

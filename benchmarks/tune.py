@@ -1,0 +1,196 @@
+"""Tuning runs: train one DCGAN setting for a budget, evaluate it and its EMAs.
+
+This is the script behind the tuning table in `docs/benchmarks.md`. It trains
+one change of the course default for a wall-clock budget, like
+`run_benchmark.py`, and keeps exponential moving averages (EMAs) of the
+generator's weights on the side, without changing the training. It then
+evaluates the trained generator and each average on the same 10,000 latent
+vectors, so the averages are compared on one training run.
+
+Usage (from the repository root):
+
+    PYTHONPATH=. .venv/bin/python benchmarks/tune.py NAME 'JSON' MINUTES
+    PYTHONPATH=. .venv/bin/python benchmarks/tune.py --table
+
+`JSON` holds the changes to the default: any key of
+`run_benchmark._default_config()`, and `d_base_filters` for a discriminator
+wider than the generator, `emas` (a list of decays) and `warmup` (true to add
+an average of decay 0.999 with the warm-up `min(0.999, (1 + t) / (10 + t))`
+at step t). One JSON line per run is appended to
+`benchmarks/results_tuning.jsonl`.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run_benchmark  # noqa: E402
+
+from ganutils import GAN, metrics  # noqa: E402
+from ganutils.data import load_dataset, make_dataset  # noqa: E402
+from ganutils.models import (  # noqa: E402
+    build_dcgan_discriminator,
+    build_dcgan_generator,
+)
+
+RESULTS = Path(__file__).resolve().parent / "results_tuning.jsonl"
+WARMUP = "warmup_0.999"
+METRIC_KEYS = (
+    "fid",
+    "kid",
+    "inception_score",
+    "precision",
+    "recall",
+    "classes_covered",
+    "two_sample_accuracy",
+)
+
+
+def main(name, changes, minutes, seed=0):
+    config = run_benchmark._default_config(
+        **{
+            key: value
+            for key, value in changes.items()
+            if key in run_benchmark._default_config()
+        }
+    )
+    train_images, _ = load_dataset("fashion_mnist", "train")
+    test_images, _ = load_dataset("fashion_mnist", "test")
+    classifier = metrics.load_classifier()
+    keras.utils.set_random_seed(seed)
+    generator = build_dcgan_generator(
+        config["latent_dim"], run_benchmark.IMAGE_SHAPE, config["base_filters"]
+    )
+    discriminator = build_dcgan_discriminator(
+        run_benchmark.IMAGE_SHAPE,
+        changes.get("d_base_filters", config["base_filters"]),
+    )
+    gan = GAN(
+        generator,
+        discriminator,
+        config["latent_dim"],
+        d_steps=config["d_steps"],
+        seed=seed,
+    )
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(
+            config["d_learning_rate"], beta_1=config["beta_1"], beta_2=config["beta_2"]
+        ),
+        g_optimizer=keras.optimizers.Adam(
+            config["g_learning_rate"], beta_1=config["beta_1"], beta_2=config["beta_2"]
+        ),
+        loss=config["loss"],
+    )
+
+    averages = {}
+    for decay in changes.get("emas", []):
+        averages[str(decay)] = (decay, keras.models.clone_model(generator))
+    if changes.get("warmup", False):
+        averages[WARMUP] = (0.999, keras.models.clone_model(generator))
+    for _, average in averages.values():
+        average.set_weights(generator.get_weights())
+    step = tf.Variable(0.0)
+
+    @tf.function
+    def update_averages():
+        step.assign_add(1.0)
+        for label, (decay, average) in averages.items():
+            if label == WARMUP:
+                decay = tf.minimum(decay, (1.0 + step) / (10.0 + step))
+            for average_weight, weight in zip(
+                average.weights, generator.weights, strict=True
+            ):
+                average_weight.assign(decay * average_weight + (1.0 - decay) * weight)
+
+    class UpdateAverages(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            update_averages()
+
+    budget = run_benchmark.WallClockBudget(minutes * 60)
+    callbacks = [budget, UpdateAverages()] if averages else [budget]
+    dataset = make_dataset(train_images, config["batch_size"], seed=seed)
+    gan.fit(dataset, epochs=1000, callbacks=callbacks, verbose=0)
+    images_per_second = (
+        (budget.steps - 1) * config["batch_size"] / budget.measured_seconds
+    )
+    record = {
+        "name": name,
+        "changes": changes,
+        "minutes": minutes,
+        "steps": budget.steps,
+        "images_per_second": round(images_per_second),
+    }
+    models = [("trained", generator)]
+    models += [(label, average) for label, (_, average) in averages.items()]
+    for label, model in models:
+        samples = metrics.generate_images(model, 10000, seed=seed)
+        results = metrics.evaluate(
+            samples,
+            test_images,
+            train_images,
+            classifier=classifier,
+            seed=seed,
+            verbose=False,
+        )
+        record[label] = {key: round(results[key], 3) for key in METRIC_KEYS}
+        print(name, label, record[label], flush=True)
+    record["command"] = "PYTHONPATH=. .venv/bin/python benchmarks/tune.py " + " ".join(
+        [name, f"'{json.dumps(changes)}'", str(minutes)]
+    )
+    with open(RESULTS, "a") as file:
+        file.write(json.dumps(record) + "\n")
+
+
+def format_table(results_path=RESULTS):
+    """Return a Markdown table with one row per run and generator evaluated."""
+    header = ["Run", "Changes", "Steps", "Images/s", "Generator", "FID", "KID", "IS"]
+    header += ["Precision", "Recall", "Classes", "Two-sample acc."]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    with open(results_path) as file:
+        records = [json.loads(line) for line in file]
+    for record in records:
+        changes = ", ".join(
+            f"{key}={value}"
+            for key, value in record["changes"].items()
+            if key not in ("emas", "warmup")
+        )
+        labels = ["trained"] + [
+            str(decay) for decay in record["changes"].get("emas", [])
+        ]
+        if record["changes"].get("warmup", False):
+            labels.append(WARMUP)
+        for label in labels:
+            result = record[label]
+            generator = label if label in ("trained", WARMUP) else f"EMA {label}"
+            row = [
+                record["name"],
+                changes,
+                str(record["steps"]),
+                str(record["images_per_second"]),
+                generator,
+                f"{result['fid']:.2f}",
+                f"{result['kid']:.3f}",
+                f"{result['inception_score']:.2f}",
+                f"{result['precision']:.3f}",
+                f"{result['recall']:.3f}",
+                str(result["classes_covered"]),
+                f"{result['two_sample_accuracy']:.3f}",
+            ]
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--table"]:
+        print(format_table())
+    elif len(sys.argv) == 4:
+        main(sys.argv[1], json.loads(sys.argv[2]), float(sys.argv[3]))
+    else:
+        raise SystemExit(__doc__)
