@@ -12,11 +12,11 @@ Usage (from the repository root):
     PYTHONPATH=. .venv/bin/python benchmarks/tune.py NAME 'JSON' MINUTES
     PYTHONPATH=. .venv/bin/python benchmarks/tune.py --table
 
-`JSON` holds the changes to the default: any key of
-`run_benchmark._default_config()`, and `d_base_filters` for a discriminator
-wider than the generator, `emas` (a list of decays) and `warmup` (true to add
-an average of decay 0.999 with the warm-up `min(0.999, (1 + t) / (10 + t))`
-at step t). One JSON line per run is appended to
+`JSON` contains the changes to the default: any key of
+`run_benchmark._default_config()`, `d_base_filters` for a discriminator of
+another width than the generator, `emas` (a list of decays) and `warmup`
+(true to add an average of decay 0.999 with the warm-up
+`min(0.999, (1 + t) / (10 + t))` at step t). One JSON line per run is appended to
 `benchmarks/results_tuning.jsonl`.
 """
 

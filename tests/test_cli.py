@@ -152,7 +152,7 @@ def test_sample_from_generator_writes_png(tiny_run, tmp_path):
 
 
 def test_sample_from_gan_matches_generator(tiny_run, tmp_path):
-    # generator.keras holds the generator that the GAN samples from (the moving
+    # generator.keras contains the generator that the GAN samples from (the moving
     # average, on by default), and both draw z from the same seeded NumPy
     # generator.
     out_dir, _ = tiny_run
