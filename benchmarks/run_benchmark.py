@@ -276,14 +276,11 @@ class WallClockBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def train_config(name, config, train_images, minutes, seed):
-    """Train one configuration for `minutes` of wall-clock time.
+def build_gan(config, generator, discriminator, seed):
+    """Build and compile the `GAN` of a configuration around its two models.
 
-    Returns:
-        A tuple `(gan, record)` where `record` contains the throughput numbers.
+    Both networks get Adam with the configuration's learning rate and betas.
     """
-    keras.utils.set_random_seed(seed)
-    generator, discriminator = build_models(config)
     gan = GAN(
         generator,
         discriminator,
@@ -302,6 +299,18 @@ def train_config(name, config, train_images, minutes, seed):
         ),
         loss=config["loss"],
     )
+    return gan
+
+
+def train_config(name, config, train_images, minutes, seed):
+    """Train one configuration for `minutes` of wall-clock time.
+
+    Returns:
+        A tuple `(gan, record)` where `record` contains the throughput numbers.
+    """
+    keras.utils.set_random_seed(seed)
+    generator, discriminator = build_models(config)
+    gan = build_gan(config, generator, discriminator, seed)
     dataset = make_dataset(train_images, config["batch_size"], seed=seed)
     budget = WallClockBudget(minutes * 60)
     # The budget callback ends training long before this many epochs.

@@ -1,7 +1,7 @@
 """Tuning runs: train one DCGAN setting for a budget, evaluate it and its EMAs.
 
 This is the script behind the tuning table in `docs/benchmarks.md`. It trains
-one change of the course default for a wall-clock budget, like
+the course's DCGAN with some settings changed for a wall-clock budget, like
 `run_benchmark.py`, and keeps exponential moving averages (EMAs) of the
 generator's weights on the side, without changing the training. It then
 evaluates the trained generator and each average on the same 10,000 latent
@@ -12,12 +12,12 @@ Usage (from the repository root):
     PYTHONPATH=. .venv/bin/python benchmarks/tune.py NAME 'JSON' MINUTES
     PYTHONPATH=. .venv/bin/python benchmarks/tune.py --table
 
-`JSON` contains the changes to the default: any key of
-`run_benchmark._default_config()`, `d_base_filters` for a discriminator of
-another width than the generator, `emas` (a list of decays) and `warmup`
-(true to add an average of decay 0.999 with the warm-up
-`min(0.999, (1 + t) / (10 + t))` at step t). One JSON line per run is appended to
-`benchmarks/results_tuning.jsonl`.
+`JSON` contains the changes to the default, with the keys of
+`run_benchmark._default_config()` and three more. `d_base_filters` gives the
+discriminator another width than the generator, and `emas` lists the decays
+of the averages to keep. `warmup`, when true, adds an average of decay 0.999
+with the warm-up `min(0.999, (1 + t) / (10 + t))` at step t. One JSON line
+per run is appended to `benchmarks/results_tuning.jsonl`.
 """
 
 import json
@@ -33,7 +33,7 @@ import tensorflow as tf  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run_benchmark  # noqa: E402
 
-from ganutils import GAN, metrics  # noqa: E402
+from ganutils import metrics  # noqa: E402
 from ganutils.data import load_dataset, make_dataset  # noqa: E402
 from ganutils.models import (  # noqa: E402
     build_dcgan_discriminator,
@@ -54,13 +54,10 @@ METRIC_KEYS = (
 
 
 def main(name, changes, minutes, seed=0):
-    config = run_benchmark._default_config(
-        **{
-            key: value
-            for key, value in changes.items()
-            if key in run_benchmark._default_config()
-        }
-    )
+    default = run_benchmark._default_config()
+    # The averages below replace the GAN's own moving average.
+    config = {key: changes.get(key, value) for key, value in default.items()}
+    config["ema_decay"] = None
     train_images, _ = load_dataset("fashion_mnist", "train")
     test_images, _ = load_dataset("fashion_mnist", "test")
     classifier = metrics.load_classifier()
@@ -72,22 +69,7 @@ def main(name, changes, minutes, seed=0):
         run_benchmark.IMAGE_SHAPE,
         changes.get("d_base_filters", config["base_filters"]),
     )
-    gan = GAN(
-        generator,
-        discriminator,
-        config["latent_dim"],
-        d_steps=config["d_steps"],
-        seed=seed,
-    )
-    gan.compile(
-        d_optimizer=keras.optimizers.Adam(
-            config["d_learning_rate"], beta_1=config["beta_1"], beta_2=config["beta_2"]
-        ),
-        g_optimizer=keras.optimizers.Adam(
-            config["g_learning_rate"], beta_1=config["beta_1"], beta_2=config["beta_2"]
-        ),
-        loss=config["loss"],
-    )
+    gan = run_benchmark.build_gan(config, generator, discriminator, seed)
 
     averages = {}
     for decay in changes.get("emas", []):
