@@ -12,6 +12,9 @@ Usage (from the repository root):
     PYTHONPATH=. .venv/bin/python benchmarks/run_benchmark.py --minutes 2 \\
         --configs real_data default mlp_reference
     PYTHONPATH=. .venv/bin/python benchmarks/run_benchmark.py --table
+    PYTHONPATH=. .venv/bin/python benchmarks/run_benchmark.py --minutes 2 \\
+        --configs default --truncations 0.8 0.5
+    PYTHONPATH=. .venv/bin/python benchmarks/run_benchmark.py --curve
 
 Throughput is measured in images per second after the first step (which
 includes tracing), and as a share of the machine's float32 matrix-multiply
@@ -334,7 +337,47 @@ def train_config(name, config, train_images, minutes, seed):
     return gan, record
 
 
-def run(names, minutes, results_path, seed, num_samples, samples_dir=SAMPLES_DIR):
+CURVE_KEYS = (
+    "fid",
+    "precision",
+    "recall",
+    "classes_covered",
+    "two_sample_accuracy",
+)
+
+
+def truncation_curve(draw, truncations, test_images, classifier, seed):
+    """Evaluate samples drawn at each truncation, without the memorisation check.
+
+    Args:
+        draw: Function from a truncation to an array of samples.
+        truncations: Latent scales to evaluate, each > 0.
+
+    Returns:
+        A dict from each truncation, as a string, to the values of `CURVE_KEYS`.
+    """
+    curve = {}
+    for truncation in truncations:
+        results = metrics.evaluate(
+            draw(truncation),
+            test_images,
+            classifier=classifier,
+            seed=seed,
+            verbose=False,
+        )
+        curve[str(truncation)] = {key: results[key] for key in CURVE_KEYS}
+    return curve
+
+
+def run(
+    names,
+    minutes,
+    results_path,
+    seed,
+    num_samples,
+    samples_dir=SAMPLES_DIR,
+    truncations=(),
+):
     train_images, _ = load_dataset("fashion_mnist", "train")
     test_images, _ = load_dataset("fashion_mnist", "test")
     classifier = metrics.load_classifier()
@@ -346,7 +389,13 @@ def run(names, minutes, results_path, seed, num_samples, samples_dir=SAMPLES_DIR
         if name == CHECKPOINT:
             record = {"config": str(CHECKPOINT_PATH.relative_to(BENCHMARK_DIR.parent))}
             generator = keras.saving.load_model(CHECKPOINT_PATH, compile=False)
-            samples = metrics.generate_images(generator, num_samples, seed=seed)
+
+            def draw(truncation, generator=generator):
+                return metrics.generate_images(
+                    generator, num_samples, seed=seed, truncation=truncation
+                )
+
+            samples = draw(1.0)
             results = metrics.evaluate(
                 samples,
                 test_images,
@@ -359,6 +408,7 @@ def run(names, minutes, results_path, seed, num_samples, samples_dir=SAMPLES_DIR
             # The first num_samples training images stand in for the samples,
             # and the rest are the training set of the memorisation check.
             record = {"config": None}
+            draw = None
             samples = train_images[:num_samples]
             results = metrics.evaluate(
                 samples,
@@ -375,7 +425,11 @@ def run(names, minutes, results_path, seed, num_samples, samples_dir=SAMPLES_DIR
             record["share_of_matmul_peak"] = round(
                 record["achieved_gflops"] * 1e9 / peak_flops, 4
             )
-            samples = gan.generate(num_samples, seed=seed)
+
+            def draw(truncation, gan=gan):
+                return gan.generate(num_samples, seed=seed, truncation=truncation)
+
+            samples = draw(1.0)
             results = metrics.evaluate(
                 samples,
                 test_images,
@@ -385,6 +439,10 @@ def run(names, minutes, results_path, seed, num_samples, samples_dir=SAMPLES_DIR
                 verbose=False,
             )
         save_image_grid(samples[:64], samples_dir / f"{name}.png", ncols=16, padding=1)
+        if truncations and draw is not None:
+            record["truncation_metrics"] = truncation_curve(
+                draw, truncations, test_images, classifier, seed
+            )
         record = {
             "name": name,
             "minutes": None if name in EXTRA_ROWS else minutes,
@@ -465,6 +523,37 @@ def format_table(results_path):
     return "\n".join(lines)
 
 
+def format_curve(results_path):
+    """Return a Markdown table of precision and recall at each truncation.
+
+    It has one row per truncation of each configuration's latest record that
+    has them, after the untruncated row (truncation 1).
+    """
+    latest = {}
+    with open(results_path) as file:
+        for line in file:
+            record = json.loads(line)
+            latest[record["name"]] = record
+    header = ["Configuration", "Truncation", "FID", "Precision", "Recall"]
+    header += ["Classes", "Two-sample acc."]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, record in latest.items():
+        points = [("1.0", record["metrics"])]
+        points += list(record.get("truncation_metrics", {}).items())
+        for truncation, values in points:
+            row = [
+                name,
+                truncation,
+                f"{values['fid']:.2f}",
+                f"{values['precision']:.3f}",
+                f"{values['recall']:.3f}",
+                str(values["classes_covered"]),
+                f"{values['two_sample_accuracy']:.3f}",
+            ]
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -495,9 +584,22 @@ def parse_args(argv=None):
         default=str(SAMPLES_DIR),
         help="Folder for each configuration's grid of 64 samples.",
     )
+    parser.add_argument(
+        "--truncations",
+        nargs="+",
+        type=float,
+        default=[],
+        help="Also evaluate each generator at these latent scales (the truncation "
+        "trick), for a precision-recall curve; 1 is always evaluated.",
+    )
     parser.add_argument("--list", action="store_true", help="List the configurations.")
     parser.add_argument(
         "--table", action="store_true", help="Print the Markdown table of the results."
+    )
+    parser.add_argument(
+        "--curve",
+        action="store_true",
+        help="Print the Markdown table of the results at each truncation.",
     )
     return parser.parse_args(argv)
 
@@ -511,6 +613,14 @@ def main(argv=None):
     if args.table:
         print(format_table(args.results))
         return
+    if args.curve:
+        print(format_curve(args.results))
+        return
+    for truncation in args.truncations:
+        if not truncation > 0:
+            raise SystemExit(
+                f"--truncations values must be > 0. Received: {truncation}"
+            )
     unknown = [
         name for name in args.configs if name not in EXTRA_ROWS and name not in CONFIGS
     ]
@@ -526,6 +636,7 @@ def main(argv=None):
         args.seed,
         args.num_samples,
         args.samples_dir,
+        args.truncations,
     )
 
 

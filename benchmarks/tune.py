@@ -13,11 +13,21 @@ Usage (from the repository root):
     PYTHONPATH=. .venv/bin/python benchmarks/tune.py --table
 
 `JSON` contains the changes to the default, with the keys of
-`run_benchmark._default_config()` and three more. `d_base_filters` gives the
-discriminator another width than the generator, and `emas` lists the decays
-of the averages to keep. `warmup`, when true, adds an average of decay 0.999
-with the warm-up `min(0.999, (1 + t) / (10 + t))` at step t. One JSON line
-per run is appended to `benchmarks/results_tuning.jsonl`.
+`run_benchmark._default_config()` and seven more:
+
+- `g_base_filters` and `d_base_filters` give the generator or the
+  discriminator another width than `base_filters`;
+- `minibatch_stddev`, when true, adds `ganutils.toy.MinibatchStddev` after
+  the discriminator's `Flatten` layer;
+- `spectral_norm`, when true, wraps the discriminator's `Conv2D` and `Dense`
+  layers in `keras.layers.SpectralNormalization`;
+- `cosine_decay_steps` lowers both learning rates to 0 along a cosine over
+  this many steps (after them they stay at 0);
+- `emas` lists the decays of the averages to keep;
+- `warmup`, when true, adds an average of decay 0.999 with the warm-up
+  `min(0.999, (1 + t) / (10 + t))` at step t.
+
+One JSON line per run is appended to `benchmarks/results_tuning.jsonl`.
 """
 
 import json
@@ -39,6 +49,7 @@ from ganutils.models import (  # noqa: E402
     build_dcgan_discriminator,
     build_dcgan_generator,
 )
+from ganutils.toy import MinibatchStddev  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results_tuning.jsonl"
 WARMUP = "warmup_0.999"
@@ -53,6 +64,26 @@ METRIC_KEYS = (
 )
 
 
+def _rebuild_discriminator(discriminator, minibatch_stddev, spectral_norm):
+    """Rebuild the discriminator with new weights and the requested changes.
+
+    `minibatch_stddev` adds a `MinibatchStddev` layer after `Flatten`, and
+    `spectral_norm` wraps every `Conv2D` and `Dense` layer in
+    `keras.layers.SpectralNormalization`.
+    """
+    x = discriminator.inputs[0]
+    for layer in discriminator.layers[1:]:
+        new_layer = layer.__class__.from_config(layer.get_config())
+        if spectral_norm and isinstance(
+            layer, (keras.layers.Conv2D, keras.layers.Dense)
+        ):
+            new_layer = keras.layers.SpectralNormalization(new_layer)
+        x = new_layer(x)
+        if minibatch_stddev and isinstance(layer, keras.layers.Flatten):
+            x = MinibatchStddev()(x)
+    return keras.Model(discriminator.inputs, x, name=discriminator.name)
+
+
 def main(name, changes, minutes, seed=0):
     default = run_benchmark._default_config()
     # The averages below replace the GAN's own moving average.
@@ -63,12 +94,25 @@ def main(name, changes, minutes, seed=0):
     classifier = metrics.load_classifier()
     keras.utils.set_random_seed(seed)
     generator = build_dcgan_generator(
-        config["latent_dim"], run_benchmark.IMAGE_SHAPE, config["base_filters"]
+        config["latent_dim"],
+        run_benchmark.IMAGE_SHAPE,
+        changes.get("g_base_filters", config["base_filters"]),
     )
     discriminator = build_dcgan_discriminator(
         run_benchmark.IMAGE_SHAPE,
         changes.get("d_base_filters", config["base_filters"]),
     )
+    minibatch_stddev = changes.get("minibatch_stddev", False)
+    spectral_norm = changes.get("spectral_norm", False)
+    if minibatch_stddev or spectral_norm:
+        discriminator = _rebuild_discriminator(
+            discriminator, minibatch_stddev, spectral_norm
+        )
+    if "cosine_decay_steps" in changes:
+        for key in ("d_learning_rate", "g_learning_rate"):
+            config[key] = keras.optimizers.schedules.CosineDecay(
+                config[key], changes["cosine_decay_steps"]
+            )
     gan = run_benchmark.build_gan(config, generator, discriminator, seed)
 
     averages = {}

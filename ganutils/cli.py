@@ -323,6 +323,16 @@ def _add_sample_parser(subparsers):
         help="images per row (default: %(default)s)",
     )
     parser.add_argument(
+        "--truncation",
+        type=_positive_float,
+        default=1.0,
+        metavar="PSI",
+        help=(
+            "scale of the latent vectors; below 1 gives more typical images "
+            "and less variety (default: %(default)s, the prior as trained)"
+        ),
+    )
+    parser.add_argument(
         "--out",
         default="grid.png",
         metavar="PNG",
@@ -617,9 +627,11 @@ def sample(args):
     if isinstance(model, GAN):
         if model.num_classes is not None:
             labels = np.arange(args.n) % model.num_classes
-            images = model.generate(args.n, labels=labels, seed=args.seed)
+            images = model.generate(
+                args.n, labels=labels, seed=args.seed, truncation=args.truncation
+            )
         else:
-            images = model.generate(args.n, seed=args.seed)
+            images = model.generate(args.n, seed=args.seed, truncation=args.truncation)
     elif isinstance(model, keras.Model):
         if len(model.inputs) != 1 or len(model.inputs[0].shape) != 2:
             input_shapes = [tuple(tensor.shape) for tensor in model.inputs]
@@ -635,7 +647,8 @@ def sample(args):
             )
         latent_dim = int(model.inputs[0].shape[-1])
         rng = np.random.default_rng(args.seed)
-        latent_vectors = rng.standard_normal((args.n, latent_dim)).astype("float32")
+        latent_vectors = args.truncation * rng.standard_normal((args.n, latent_dim))
+        latent_vectors = latent_vectors.astype("float32")
         images = keras.ops.convert_to_numpy(model.predict(latent_vectors, verbose=0))
     else:
         raise UsageError(f"{path} contains a {type(model).__name__}, not a Keras model")

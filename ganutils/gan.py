@@ -30,6 +30,34 @@ METRIC_NAMES = ("d_loss", "g_loss", "d_real", "d_fake")
 SEED_STATE_KEY = "seed_generator_state"
 
 
+def check_truncation(truncation):
+    """Return `truncation` as a float, or raise if it is not a number > 0.
+
+    Args:
+        truncation: Scale applied to standard normal latent vectors.
+
+    Returns:
+        The scale as a Python float.
+
+    Raises:
+        TypeError: If it is not a real number.
+        ValueError: If it is not finite and > 0.
+    """
+    if isinstance(truncation, bool) or not isinstance(
+        truncation, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            "truncation must be a number > 0, such as 0.7. "
+            f"Received: truncation={truncation!r}"
+        )
+    if not (np.isfinite(truncation) and truncation > 0):
+        raise ValueError(
+            "truncation must be > 0 (1 samples the prior as trained). "
+            f"Received: truncation={truncation!r}"
+        )
+    return float(truncation)
+
+
 def _shape_tuple(shape):
     return tuple(None if d is None else int(d) for d in shape)
 
@@ -393,7 +421,9 @@ class GAN(keras.Model):
         ):
             ema_weight.assign(decay * ema_weight + (1.0 - decay) * weight)
 
-    def generate(self, n, labels=None, seed=None, batch_size=256, use_ema=True):
+    def generate(
+        self, n, labels=None, seed=None, batch_size=256, use_ema=True, truncation=1.0
+    ):
         """Draw `n` images from the generator.
 
         Args:
@@ -404,12 +434,17 @@ class GAN(keras.Model):
                 same images from the same weights. `None` draws new ones.
             batch_size: Images generated per forward pass.
             use_ema: Use the moving-average generator when there is one.
+            truncation: Scale of the latent vectors, > 0 (the truncation
+                trick, psi). Below 1 the vectors move towards z = 0, which
+                gives more typical images and less variety; 1 samples the
+                prior as trained.
 
         Returns:
             A float32 NumPy array `(n, height, width, channels)` in [-1, 1].
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be a positive int. Received: n={n!r}")
+        truncation = check_truncation(truncation)
         if self.num_classes is not None:
             if labels is None:
                 raise ValueError("A conditional GAN needs labels of shape (n,).")
@@ -418,7 +453,8 @@ class GAN(keras.Model):
             self.ema_generator if (use_ema and self.ema_generator) else self.generator
         )
         rng = np.random.default_rng(seed)
-        latent_vectors = rng.standard_normal((n, self.latent_dim)).astype("float32")
+        latent_vectors = truncation * rng.standard_normal((n, self.latent_dim))
+        latent_vectors = latent_vectors.astype("float32")
         batches = []
         for start in range(0, n, batch_size):
             batch_labels = (

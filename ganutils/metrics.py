@@ -22,6 +22,7 @@ import numpy as np
 from scipy import linalg, optimize
 
 from ganutils.data import ChecksumError, check_image_range, sha256_file
+from ganutils.gan import check_truncation
 
 CLASSIFIER_DIR = Path(__file__).resolve().parent.parent / "data" / "classifier"
 FEATURE_LAYER = "features"
@@ -593,7 +594,7 @@ def _fit_logistic_regression(inputs, labels, l2):
     return result.x
 
 
-def generate_images(generator, num_samples, seed=0, batch_size=500):
+def generate_images(generator, num_samples, seed=0, batch_size=500, truncation=1.0):
     """Draw images from a `ganutils.GAN` or an unconditional generator model.
 
     Args:
@@ -603,6 +604,8 @@ def generate_images(generator, num_samples, seed=0, batch_size=500):
         num_samples: Number of images, >= 1.
         seed: Seed of the latent vectors.
         batch_size: Images per forward pass.
+        truncation: Scale of the latent vectors, > 0. Below 1 it trades
+            variety for typical images (see `GAN.generate`).
 
     Returns:
         float32 array `(num_samples, height, width, channels)` in [-1, 1].
@@ -612,8 +615,11 @@ def generate_images(generator, num_samples, seed=0, batch_size=500):
         ValueError: If the model takes more than one input (a conditional
             generator); generate its images yourself and pass them instead.
     """
+    truncation = check_truncation(truncation)
     if hasattr(generator, "generate") and hasattr(generator, "latent_dim"):
-        return generator.generate(num_samples, seed=seed, batch_size=batch_size)
+        return generator.generate(
+            num_samples, seed=seed, batch_size=batch_size, truncation=truncation
+        )
     if not isinstance(generator, keras.Model):
         raise TypeError(
             "Expected a ganutils.GAN, a generator keras.Model or an image array. "
@@ -627,7 +633,8 @@ def generate_images(generator, num_samples, seed=0, batch_size=500):
         )
     latent_dim = int(generator.inputs[0].shape[-1])
     rng = np.random.default_rng(seed)
-    latent_vectors = rng.standard_normal((num_samples, latent_dim)).astype(np.float32)
+    latent_vectors = truncation * rng.standard_normal((num_samples, latent_dim))
+    latent_vectors = latent_vectors.astype(np.float32)
     batches = [
         keras.ops.convert_to_numpy(
             generator(latent_vectors[start : start + batch_size], training=False)

@@ -164,6 +164,21 @@ def test_sample_from_gan_matches_generator(tiny_run, tmp_path):
     assert from_gan.read_bytes() == from_generator.read_bytes()
 
 
+def test_sample_truncation_same_for_gan_and_generator(tiny_run, tmp_path):
+    out_dir, _ = tiny_run
+    grids = {}
+    for model, truncation in [("gan", "0.5"), ("generator", "0.5"), ("gan", "1")]:
+        grids[model, truncation] = tmp_path / f"{model}_{truncation}.png"
+        result = run_cli(
+            "sample", out_dir / f"{model}.keras", "--truncation", truncation,
+            "--out", grids[model, truncation],
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    truncated = grids["gan", "0.5"].read_bytes()
+    assert truncated == grids["generator", "0.5"].read_bytes()
+    assert truncated != grids["gan", "1"].read_bytes()
+
+
 def test_sample_missing_model_exits_2(tmp_path):
     missing = tmp_path / "missing.keras"
     result = run_cli("sample", missing, "--out", tmp_path / "grid.png")
@@ -201,6 +216,7 @@ def run_main(argv, capsys):
         (["train", "--model", "gpt", "--out", "x"], "invalid choice: 'gpt'"),
         (["train", "--epochs", "1"], "--out"),
         (["sample", "m.keras", "--n", "-3"], "--n: expected an integer >= 1"),
+        (["sample", "m.keras", "--truncation", "0"], "--truncation: expected a number"),
     ],
 )
 def test_bad_arguments_exit_2(argv, expected_message, capsys):

@@ -511,6 +511,36 @@ def test_generate_bad_count_rejected(n):
         gan.generate(n)
 
 
+def test_generate_truncation_scales_latent_vectors():
+    gan = build_gan()
+    truncated = gan.generate(4, seed=1, truncation=0.5)
+    latent_vectors = 0.5 * np.random.default_rng(1).standard_normal((4, LATENT_DIM))
+    expected = ops.convert_to_numpy(gan.generator(latent_vectors, training=False))
+    np.testing.assert_allclose(truncated, expected, atol=1e-6)
+    assert not np.allclose(truncated, gan.generate(4, seed=1), atol=1e-3)
+
+
+def test_generate_truncation_one_is_the_prior():
+    gan = build_gan()
+    np.testing.assert_array_equal(
+        gan.generate(3, seed=2, truncation=1.0), gan.generate(3, seed=2)
+    )
+
+
+@pytest.mark.parametrize("truncation", [0, -0.5, float("nan"), float("inf")])
+def test_generate_bad_truncation_value_rejected(truncation):
+    gan = build_gan()
+    with pytest.raises(ValueError, match=r"Received: truncation="):
+        gan.generate(2, truncation=truncation)
+
+
+@pytest.mark.parametrize("truncation", ["0.5", None, True])
+def test_generate_bad_truncation_type_rejected(truncation):
+    gan = build_gan()
+    with pytest.raises(TypeError, match=r"Received: truncation="):
+        gan.generate(2, truncation=truncation)
+
+
 # Saving and loading
 
 

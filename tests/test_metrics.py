@@ -543,6 +543,25 @@ def test_generate_images_from_gan_is_seeded():
     assert np.all(np.abs(first) <= 1.0)
 
 
+def test_generate_images_truncation_scales_latent_vectors():
+    generator, _ = build_models("mlp", latent_dim=8)
+    truncated = metrics.generate_images(generator, 6, seed=4, truncation=0.3)
+    latent_vectors = 0.3 * np.random.default_rng(4).standard_normal((6, 8))
+    expected = keras.ops.convert_to_numpy(generator(latent_vectors, training=False))
+    np.testing.assert_allclose(truncated, expected, atol=1e-6)
+
+
+def test_generate_images_truncation_reaches_gan():
+    generator, discriminator = build_models("mlp", latent_dim=8)
+    gan = GAN(generator, discriminator, latent_dim=8)
+    np.testing.assert_array_equal(
+        metrics.generate_images(gan, 5, seed=1, truncation=0.5),
+        gan.generate(5, seed=1, truncation=0.5),
+    )
+    with pytest.raises(ValueError, match="Received: truncation=0"):
+        metrics.generate_images(gan, 5, truncation=0)
+
+
 def test_generate_images_rejects_other_objects():
     with pytest.raises(TypeError, match="Received: generator of type str"):
         metrics.generate_images("dcgan", 10)
