@@ -37,6 +37,7 @@ from keras import layers  # noqa: E402
 
 from ganutils import GAN, cli, metrics  # noqa: E402
 from ganutils.data import load_dataset, make_dataset  # noqa: E402
+from ganutils.gan import check_truncation  # noqa: E402
 from ganutils.models import (  # noqa: E402
     build_dcgan_discriminator,
     build_dcgan_generator,
@@ -351,7 +352,7 @@ def truncation_curve(draw, truncations, test_images, classifier, seed):
 
     Args:
         draw: Function from a truncation to an array of samples.
-        truncations: Latent scales to evaluate, each > 0.
+        truncations: Latent scales to evaluate, each in (0, 1e6].
 
     Returns:
         A dict from each truncation, as a string, to the values of `CURVE_KEYS`.
@@ -617,10 +618,12 @@ def main(argv=None):
         print(format_curve(args.results))
         return
     for truncation in args.truncations:
-        if not truncation > 0:
-            raise SystemExit(
-                f"--truncations values must be > 0. Received: {truncation}"
-            )
+        try:
+            check_truncation(truncation)
+        except ValueError as error:
+            raise SystemExit(f"--truncations: {error}") from None
+    # Truncation 1 is the main evaluation, so it is not repeated.
+    truncations = [value for value in dict.fromkeys(args.truncations) if value != 1]
     unknown = [
         name for name in args.configs if name not in EXTRA_ROWS and name not in CONFIGS
     ]
@@ -636,7 +639,7 @@ def main(argv=None):
         args.seed,
         args.num_samples,
         args.samples_dir,
-        args.truncations,
+        truncations,
     )
 
 

@@ -97,7 +97,17 @@ def _number_type(convert, is_valid, expected):
 
 _positive_int = _number_type(int, lambda value: value >= 1, "an integer >= 1")
 _non_negative_int = _number_type(int, lambda value: value >= 0, "an integer >= 0")
-_positive_float = _number_type(float, lambda value: value > 0, "a number > 0")
+_positive_float = _number_type(
+    float, lambda value: 0 < value < float("inf"), "a finite number > 0"
+)
+# The same limit as ganutils.gan.MAX_TRUNCATION, which this module does not
+# import before parsing because that would import TensorFlow.
+MAX_TRUNCATION = 1e6
+_truncation = _number_type(
+    float,
+    lambda value: 0 < value <= MAX_TRUNCATION,
+    f"a number in (0, {MAX_TRUNCATION:.0f}]",
+)
 _unit_interval = _number_type(
     float, lambda value: 0.0 <= value < 1.0, "a number in [0, 1)"
 )
@@ -324,12 +334,13 @@ def _add_sample_parser(subparsers):
     )
     parser.add_argument(
         "--truncation",
-        type=_positive_float,
+        type=_truncation,
         default=1.0,
         metavar="PSI",
         help=(
-            "scale of the latent vectors; below 1 gives more typical images "
-            "and less variety (default: %(default)s, the prior as trained)"
+            "factor that multiplies the standard normal latent vectors, in "
+            f"(0, {MAX_TRUNCATION:.0f}]; below 1 gives more typical images and less "
+            "variety (default: %(default)s, the prior as trained)"
         ),
     )
     parser.add_argument(
@@ -612,7 +623,7 @@ def sample(args):
     """Draw `--n` images from a saved generator or GAN and save one grid."""
     import keras
 
-    from ganutils.gan import GAN
+    from ganutils.gan import GAN, draw_latent_vectors
     from ganutils.plotting import save_image_grid
 
     path = Path(args.model)
@@ -646,9 +657,9 @@ def sample(args):
                 "(batch, height, width, channels); is it a discriminator?"
             )
         latent_dim = int(model.inputs[0].shape[-1])
-        rng = np.random.default_rng(args.seed)
-        latent_vectors = args.truncation * rng.standard_normal((args.n, latent_dim))
-        latent_vectors = latent_vectors.astype("float32")
+        latent_vectors = draw_latent_vectors(
+            args.n, latent_dim, args.seed, args.truncation
+        )
         images = keras.ops.convert_to_numpy(model.predict(latent_vectors, verbose=0))
     else:
         raise UsageError(f"{path} contains a {type(model).__name__}, not a Keras model")
@@ -660,7 +671,10 @@ def sample(args):
         padding=GRID_PADDING,
         pad_value=GRID_PAD_VALUE,
     )
-    print(f"wrote {out_path} ({args.n} images from {path}, seed {args.seed})")
+    truncation = "" if args.truncation == 1 else f", truncation {args.truncation:g}"
+    print(
+        f"wrote {out_path} ({args.n} images from {path}, seed {args.seed}{truncation})"
+    )
     return 0
 
 

@@ -30,8 +30,13 @@ METRIC_NAMES = ("d_loss", "g_loss", "d_real", "d_fake")
 SEED_STATE_KEY = "seed_generator_state"
 
 
+# Largest latent scale accepted. Scales far above 1 leave the distribution the
+# generator was trained on, and near 1e37 the scaled vectors overflow float32.
+MAX_TRUNCATION = 1e6
+
+
 def check_truncation(truncation):
-    """Return `truncation` as a float, or raise if it is not a number > 0.
+    """Return `truncation` as a float after checking it is in (0, MAX_TRUNCATION].
 
     Args:
         truncation: Scale applied to standard normal latent vectors.
@@ -41,7 +46,7 @@ def check_truncation(truncation):
 
     Raises:
         TypeError: If it is not a real number.
-        ValueError: If it is not finite and > 0.
+        ValueError: If it is not in (0, MAX_TRUNCATION], NaN included.
     """
     if isinstance(truncation, bool) or not isinstance(
         truncation, (int, float, np.integer, np.floating)
@@ -50,12 +55,32 @@ def check_truncation(truncation):
             "truncation must be a number > 0, such as 0.7. "
             f"Received: truncation={truncation!r}"
         )
-    if not (np.isfinite(truncation) and truncation > 0):
+    # Written so that NaN fails the comparison.
+    if not 0 < truncation <= MAX_TRUNCATION:
         raise ValueError(
-            "truncation must be > 0 (1 samples the prior as trained). "
-            f"Received: truncation={truncation!r}"
+            f"truncation must be in (0, {MAX_TRUNCATION:.0f}]; 1 samples the prior "
+            f"as trained. Received: truncation={truncation!r}"
         )
     return float(truncation)
+
+
+def draw_latent_vectors(n, latent_dim, seed=None, truncation=1.0):
+    """Draw standard normal latent vectors scaled by `truncation`.
+
+    Args:
+        n: Number of vectors.
+        latent_dim: Size of each vector.
+        seed: Seed of NumPy's generator; `None` draws new vectors.
+        truncation: Scale in (0, MAX_TRUNCATION] (the truncation trick).
+            Below 1 the vectors move towards z = 0.
+
+    Returns:
+        float32 array `(n, latent_dim)`.
+    """
+    truncation = check_truncation(truncation)
+    rng = np.random.default_rng(seed)
+    latent_vectors = truncation * rng.standard_normal((n, latent_dim))
+    return latent_vectors.astype("float32")
 
 
 def _shape_tuple(shape):
@@ -434,17 +459,16 @@ class GAN(keras.Model):
                 same images from the same weights. `None` draws new ones.
             batch_size: Images generated per forward pass.
             use_ema: Use the moving-average generator when there is one.
-            truncation: Scale of the latent vectors, > 0 (the truncation
-                trick, psi). Below 1 the vectors move towards z = 0, which
-                gives more typical images and less variety; 1 samples the
-                prior as trained.
+            truncation: Scale of the latent vectors, in (0, MAX_TRUNCATION]
+                (the truncation trick, psi). Below 1 the vectors move towards
+                z = 0, which gives more typical images and less variety. 1
+                samples the prior as trained.
 
         Returns:
             A float32 NumPy array `(n, height, width, channels)` in [-1, 1].
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be a positive int. Received: n={n!r}")
-        truncation = check_truncation(truncation)
         if self.num_classes is not None:
             if labels is None:
                 raise ValueError("A conditional GAN needs labels of shape (n,).")
@@ -452,9 +476,7 @@ class GAN(keras.Model):
         generator = (
             self.ema_generator if (use_ema and self.ema_generator) else self.generator
         )
-        rng = np.random.default_rng(seed)
-        latent_vectors = truncation * rng.standard_normal((n, self.latent_dim))
-        latent_vectors = latent_vectors.astype("float32")
+        latent_vectors = draw_latent_vectors(n, self.latent_dim, seed, truncation)
         batches = []
         for start in range(0, n, batch_size):
             batch_labels = (

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import linalg, optimize
 
 from ganutils.data import ChecksumError, check_image_range, sha256_file
-from ganutils.gan import check_truncation
+from ganutils.gan import check_truncation, draw_latent_vectors
 
 CLASSIFIER_DIR = Path(__file__).resolve().parent.parent / "data" / "classifier"
 FEATURE_LAYER = "features"
@@ -604,8 +604,8 @@ def generate_images(generator, num_samples, seed=0, batch_size=500, truncation=1
         num_samples: Number of images, >= 1.
         seed: Seed of the latent vectors.
         batch_size: Images per forward pass.
-        truncation: Scale of the latent vectors, > 0. Below 1 it trades
-            variety for typical images (see `GAN.generate`).
+        truncation: Scale of the latent vectors, in (0, 1e6]. Below 1 it
+            trades variety for typical images (see `GAN.generate`).
 
     Returns:
         float32 array `(num_samples, height, width, channels)` in [-1, 1].
@@ -632,9 +632,7 @@ def generate_images(generator, num_samples, seed=0, batch_size=500, truncation=1
             "generator, pass the generated images instead."
         )
     latent_dim = int(generator.inputs[0].shape[-1])
-    rng = np.random.default_rng(seed)
-    latent_vectors = truncation * rng.standard_normal((num_samples, latent_dim))
-    latent_vectors = latent_vectors.astype(np.float32)
+    latent_vectors = draw_latent_vectors(num_samples, latent_dim, seed, truncation)
     batches = [
         keras.ops.convert_to_numpy(
             generator(latent_vectors[start : start + batch_size], training=False)

@@ -217,6 +217,9 @@ def run_main(argv, capsys):
         (["train", "--epochs", "1"], "--out"),
         (["sample", "m.keras", "--n", "-3"], "--n: expected an integer >= 1"),
         (["sample", "m.keras", "--truncation", "0"], "--truncation: expected a number"),
+        (["sample", "m.keras", "--truncation", "inf"], "received inf"),
+        (["sample", "m.keras", "--truncation", "1e39"], "received 1e+39"),
+        (["train", "--d-lr", "inf", "--out", "x"], "expected a finite number > 0"),
     ],
 )
 def test_bad_arguments_exit_2(argv, expected_message, capsys):
@@ -241,6 +244,12 @@ def test_train_mlp_base_filters_exits_2(tmp_path, capsys):
     exit_code, stderr = run_main(argv, capsys)
     assert exit_code == 2
     assert "--base-filters applies to --model dcgan only" in stderr
+
+
+def test_max_truncation_matches_gan_module():
+    from ganutils.gan import MAX_TRUNCATION
+
+    assert cli.MAX_TRUNCATION == MAX_TRUNCATION
 
 
 def test_loss_names_match_losses_module():

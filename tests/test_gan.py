@@ -15,7 +15,7 @@ from keras import layers, ops
 
 from ganutils import models
 from ganutils.data import make_dataset
-from ganutils.gan import GAN
+from ganutils.gan import GAN, draw_latent_vectors
 
 LATENT_DIM = 8
 IMAGE_SHAPE = (28, 28, 1)
@@ -527,7 +527,7 @@ def test_generate_truncation_one_is_the_prior():
     )
 
 
-@pytest.mark.parametrize("truncation", [0, -0.5, float("nan"), float("inf")])
+@pytest.mark.parametrize("truncation", [0, -0.5, float("nan"), float("inf"), 1e39, 2e6])
 def test_generate_bad_truncation_value_rejected(truncation):
     gan = build_gan()
     with pytest.raises(ValueError, match=r"Received: truncation="):
@@ -539,6 +539,14 @@ def test_generate_bad_truncation_type_rejected(truncation):
     gan = build_gan()
     with pytest.raises(TypeError, match=r"Received: truncation="):
         gan.generate(2, truncation=truncation)
+
+
+def test_generate_largest_truncation_finite():
+    gan = build_gan()
+    latent_vectors = draw_latent_vectors(50, LATENT_DIM, seed=0, truncation=1e6)
+    assert latent_vectors.dtype == np.float32
+    assert np.all(np.isfinite(latent_vectors))
+    assert np.all(np.isfinite(gan.generate(2, truncation=1e6)))
 
 
 # Saving and loading
