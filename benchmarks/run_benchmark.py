@@ -33,6 +33,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
 from ganutils import GAN, cli, metrics  # noqa: E402
@@ -347,6 +348,13 @@ CURVE_KEYS = (
 )
 
 
+def machine_description():
+    """Return the CPU core count and the GPUs that TensorFlow lists, as text."""
+    gpus = tf.config.list_physical_devices("GPU")
+    gpu_text = ", ".join(gpu.name for gpu in gpus) if gpus else "no GPU"
+    return f"{os.cpu_count()} CPU cores, {gpu_text}"
+
+
 def truncation_curve(draw, truncations, test_images, classifier, seed):
     """Evaluate samples drawn at each truncation, without the memorisation check.
 
@@ -452,7 +460,7 @@ def run(
             "matmul_peak_gflops": round(peak_flops / 1e9, 1),
             "wall_seconds": round(time.perf_counter() - start, 1),
             "seed": seed,
-            "machine": f"{os.cpu_count()} CPU cores, no GPU",
+            "machine": machine_description(),
             "date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
             "command": "PYTHONPATH=. .venv/bin/python " + " ".join(sys.argv),
         }

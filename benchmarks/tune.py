@@ -33,6 +33,7 @@ One JSON line per run is appended to `benchmarks/results_tuning.jsonl`.
 import json
 import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -167,6 +168,8 @@ def main(name, changes, minutes, seed=0):
         )
         record[label] = {key: round(results[key], 3) for key in METRIC_KEYS}
         print(name, label, record[label], flush=True)
+    record["machine"] = run_benchmark.machine_description()
+    record["date_utc"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
     record["command"] = "PYTHONPATH=. .venv/bin/python benchmarks/tune.py " + " ".join(
         [name, f"'{json.dumps(changes)}'", str(minutes)]
     )

@@ -97,8 +97,10 @@ def _number_type(convert, is_valid, expected):
 
 _positive_int = _number_type(int, lambda value: value >= 1, "an integer >= 1")
 _non_negative_int = _number_type(int, lambda value: value >= 0, "an integer >= 0")
-_positive_float = _number_type(
-    float, lambda value: 0 < value < float("inf"), "a finite number > 0"
+# Adam's learning rate. 1 is far above any useful rate, and 1e6 made the
+# weights overflow within two epochs on 256 images.
+_learning_rate = _number_type(
+    float, lambda value: 0 < value <= 1, "a learning rate in (0, 1]"
 )
 # The same limit as ganutils.gan.MAX_TRUNCATION, which this module does not
 # import before parsing because that would import TensorFlow.
@@ -209,17 +211,19 @@ def _add_train_parser(subparsers):
     )
     training.add_argument(
         "--d-lr",
-        type=_positive_float,
+        type=_learning_rate,
         default=DEFAULT_LEARNING_RATE,
         metavar="LR",
-        help="Adam learning rate of the discriminator (default: %(default)s)",
+        help=(
+            "Adam learning rate of the discriminator, in (0, 1] (default: %(default)s)"
+        ),
     )
     training.add_argument(
         "--g-lr",
-        type=_positive_float,
+        type=_learning_rate,
         default=DEFAULT_LEARNING_RATE,
         metavar="LR",
-        help="Adam learning rate of the generator (default: %(default)s)",
+        help="Adam learning rate of the generator, in (0, 1] (default: %(default)s)",
     )
     training.add_argument(
         "--beta-1",

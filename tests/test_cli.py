@@ -219,7 +219,9 @@ def run_main(argv, capsys):
         (["sample", "m.keras", "--truncation", "0"], "--truncation: expected a number"),
         (["sample", "m.keras", "--truncation", "inf"], "received inf"),
         (["sample", "m.keras", "--truncation", "1e39"], "received 1e+39"),
-        (["train", "--d-lr", "inf", "--out", "x"], "expected a finite number > 0"),
+        (["train", "--d-lr", "inf", "--out", "x"], "--d-lr: expected a learning rate"),
+        (["train", "--g-lr", "1e39", "--out", "x"], "in (0, 1], received 1e+39"),
+        (["train", "--g-lr", "0", "--out", "x"], "in (0, 1], received 0.0"),
     ],
 )
 def test_bad_arguments_exit_2(argv, expected_message, capsys):
