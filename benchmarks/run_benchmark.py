@@ -355,24 +355,26 @@ def machine_description():
     return f"{os.cpu_count()} CPU cores, {gpu_text}"
 
 
-def truncation_curve(draw, truncations, test_images, classifier, seed):
-    """Evaluate samples drawn at each truncation, without the memorisation check.
+def truncation_curve(
+    generator, truncations, num_samples, test_images, classifier, seed
+):
+    """Evaluate a generator at each truncation, without the memorisation check.
 
     Args:
-        draw: Function from a truncation to an array of samples.
+        generator: A `ganutils.GAN` or a generator `keras.Model`.
         truncations: Latent scales to evaluate, each in (0, 1e6].
+        num_samples: Images drawn at each truncation.
 
     Returns:
         A dict from each truncation, as a string, to the values of `CURVE_KEYS`.
     """
     curve = {}
     for truncation in truncations:
+        samples = metrics.generate_images(
+            generator, num_samples, seed=seed, truncation=truncation
+        )
         results = metrics.evaluate(
-            draw(truncation),
-            test_images,
-            classifier=classifier,
-            seed=seed,
-            verbose=False,
+            samples, test_images, classifier=classifier, seed=seed, verbose=False
         )
         curve[str(truncation)] = {key: results[key] for key in CURVE_KEYS}
     return curve
@@ -397,60 +399,38 @@ def run(
         start = time.perf_counter()
         if name == CHECKPOINT:
             record = {"config": str(CHECKPOINT_PATH.relative_to(BENCHMARK_DIR.parent))}
-            generator = keras.saving.load_model(CHECKPOINT_PATH, compile=False)
-
-            def draw(truncation, generator=generator):
-                return metrics.generate_images(
-                    generator, num_samples, seed=seed, truncation=truncation
-                )
-
-            samples = draw(1.0)
-            results = metrics.evaluate(
-                samples,
-                test_images,
-                train_images,
-                classifier=classifier,
-                seed=seed,
-                verbose=False,
-            )
+            source = keras.saving.load_model(CHECKPOINT_PATH, compile=False)
+            memorization_images = train_images
         elif name == REAL_DATA:
             # The first num_samples training images stand in for the samples,
             # and the rest are the training set of the memorisation check.
             record = {"config": None}
-            draw = None
-            samples = train_images[:num_samples]
-            results = metrics.evaluate(
-                samples,
-                test_images,
-                train_images[num_samples:],
-                classifier=classifier,
-                seed=seed,
-                verbose=False,
-            )
+            source = None
+            memorization_images = train_images[num_samples:]
         else:
             config = CONFIGS[name]
-            gan, record = train_config(name, config, train_images, minutes, seed)
+            source, record = train_config(name, config, train_images, minutes, seed)
             record["config"] = config
             record["share_of_matmul_peak"] = round(
                 record["achieved_gflops"] * 1e9 / peak_flops, 4
             )
-
-            def draw(truncation, gan=gan):
-                return gan.generate(num_samples, seed=seed, truncation=truncation)
-
-            samples = draw(1.0)
-            results = metrics.evaluate(
-                samples,
-                test_images,
-                train_images,
-                classifier=classifier,
-                seed=seed,
-                verbose=False,
-            )
+            memorization_images = train_images
+        if source is None:
+            samples = train_images[:num_samples]
+        else:
+            samples = metrics.generate_images(source, num_samples, seed=seed)
+        results = metrics.evaluate(
+            samples,
+            test_images,
+            memorization_images,
+            classifier=classifier,
+            seed=seed,
+            verbose=False,
+        )
         save_image_grid(samples[:64], samples_dir / f"{name}.png", ncols=16, padding=1)
-        if truncations and draw is not None:
+        if truncations and source is not None:
             record["truncation_metrics"] = truncation_curve(
-                draw, truncations, test_images, classifier, seed
+                source, truncations, num_samples, test_images, classifier, seed
             )
         record = {
             "name": name,

@@ -31,7 +31,8 @@ SEED_STATE_KEY = "seed_generator_state"
 
 
 # Largest latent scale accepted. Scales far above 1 leave the distribution the
-# generator was trained on, and near 1e37 the scaled vectors overflow float32.
+# generator was trained on, and from roughly 1e37 (an estimate from float32's
+# maximum of 3.4e38) the scaled vectors overflow float32.
 MAX_TRUNCATION = 1e6
 
 

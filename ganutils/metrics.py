@@ -22,7 +22,7 @@ import numpy as np
 from scipy import linalg, optimize
 
 from ganutils.data import ChecksumError, check_image_range, sha256_file
-from ganutils.gan import check_truncation, draw_latent_vectors
+from ganutils.gan import draw_latent_vectors
 
 CLASSIFIER_DIR = Path(__file__).resolve().parent.parent / "data" / "classifier"
 FEATURE_LAYER = "features"
@@ -615,7 +615,6 @@ def generate_images(generator, num_samples, seed=0, batch_size=500, truncation=1
         ValueError: If the model takes more than one input (a conditional
             generator); generate its images yourself and pass them instead.
     """
-    truncation = check_truncation(truncation)
     if hasattr(generator, "generate") and hasattr(generator, "latent_dim"):
         return generator.generate(
             num_samples, seed=seed, batch_size=batch_size, truncation=truncation
